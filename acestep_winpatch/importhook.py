@@ -15,7 +15,8 @@ _hooks = {}  # module name -> [callback]
 _fired = {}  # module name -> the module object its hooks last ran for
 
 
-def _is_loaded(name):
+def is_loaded(name):
+    """True once `name` has finished importing (not while its import is still running)."""
     module = sys.modules.get(name)
     if module is None:
         return False
@@ -28,7 +29,7 @@ def _is_loaded(name):
 def when_imported(name, callback):
     """Call ``callback(module)`` once ``name`` is imported: now if it already is."""
     with _lock:
-        if not _is_loaded(name):
+        if not is_loaded(name):
             _hooks.setdefault(name, []).append(callback)
             if not any(isinstance(finder, _HookFinder) for finder in sys.meta_path):
                 sys.meta_path.insert(0, _HookFinder())

@@ -87,7 +87,7 @@ def apply(settings):
                 source = settings.sources.get(config.DISABLE, "")
                 record.state, record.detail = "disabled", f"by {source}"
                 continue
-            if importhook._is_loaded(record.patch.package):
+            if importhook.is_loaded(record.patch.package):
                 _attach(record)
             else:
                 record.state, record.detail = "pending", f"waiting for `import {record.patch.package}`"
@@ -134,7 +134,7 @@ def _on_import(module):
             if not _applied:
                 return
             for record in _records.values():
-                if record.state == "pending" and importhook._is_loaded(record.patch.package):
+                if record.state == "pending" and importhook.is_loaded(record.patch.package):
                     _attach(record)
     except Exception as error:  # pragma: no cover - _attach already catches per patch
         warn_once(("hook", module.__name__), "post-import hook for %s failed: %r", module.__name__, error)

@@ -1,0 +1,69 @@
+"""Shared test machinery.
+
+The suite runs in two real environments (see ``.ci/run``): FFmpeg's shared libraries
+visible (native torchaudio works) and not visible (torchaudio >= 2.9 fails exactly as on
+Windows). ``WINPATCH_EXPECT_FFMPEG`` says which one this run is meant to be; the session
+starts by proving it, so the broken-case tests can never pass against a working FFmpeg.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+EXPECT_FFMPEG = os.environ.get("WINPATCH_EXPECT_FFMPEG")
+
+
+def ffmpeg_loadable():
+    """Whether torchcodec can load FFmpeg in a fresh process, and the error line if not."""
+    code = "import torchcodec.decoders"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if "Error" in line and not line.startswith(" ")]
+    return result.returncode == 0, errors[-1] if errors else ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def declared_environment():
+    """Fail the whole run if the environment is not the one it claims to be."""
+    if EXPECT_FFMPEG is None:
+        return None
+    loadable, detail = ffmpeg_loadable()
+    expected = EXPECT_FFMPEG == "1"
+    assert loadable == expected, f"WINPATCH_EXPECT_FFMPEG={EXPECT_FFMPEG} but FFmpeg loadable={loadable}: {detail}"
+    return loadable
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "needs_ffmpeg" in item.keywords and EXPECT_FFMPEG != "1":
+            item.add_marker(pytest.mark.skip(reason="needs the environment where FFmpeg is visible"))
+        if "needs_broken_ffmpeg" in item.keywords and EXPECT_FFMPEG != "0":
+            item.add_marker(pytest.mark.skip(reason="needs the environment where FFmpeg cannot be loaded"))
+
+
+def run_python(code, *args, env=None, cwd=None, timeout=300, check=True):
+    """Run ``code`` in a fresh interpreter of this venv; return the CompletedProcess.
+
+    ``env`` entries are added to (``None`` values removed from) the current environment.
+    """
+    full_env = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"subprocess failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def python():
+    """The ``run_python`` helper, as a fixture."""
+    return run_python
