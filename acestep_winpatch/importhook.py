@@ -58,7 +58,12 @@ def _fire(name):
         _fired[name] = sys.modules.get(name)
         callbacks = _hooks.pop(name, [])
     for callback in callbacks:
-        callback(sys.modules[name])
+        try:
+            callback(sys.modules[name])
+        except Exception as error:  # a hook must never break the user's import
+            from .log import warn_once
+
+            warn_once(("hook", name, callback), "post-import hook for %s failed: %r", name, error)
 
 
 class _HookFinder:

@@ -127,17 +127,14 @@ def _hook(package):
 
 
 def _on_import(module):
-    """Post-import hook: must never raise into the user's ``import``."""
-    try:
-        with _lock:
-            _hooked.discard(module.__name__)
-            if not _applied:
-                return
-            for record in _records.values():
-                if record.state == "pending" and importhook.is_loaded(record.patch.package):
-                    _attach(record)
-    except Exception as error:  # pragma: no cover - _attach already catches per patch
-        warn_once(("hook", module.__name__), "post-import hook for %s failed: %r", module.__name__, error)
+    """Post-import hook; ``_attach`` catches per patch, and importhook guards the rest."""
+    with _lock:
+        _hooked.discard(module.__name__)
+        if not _applied:
+            return
+        for record in _records.values():
+            if record.state == "pending" and importhook.is_loaded(record.patch.package):
+                _attach(record)
 
 
 def _current_value(record):
