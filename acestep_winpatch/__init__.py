@@ -9,6 +9,7 @@ are importable from here and load their dependencies only when first used.
 """
 
 from . import config, events, importhook, registry
+from . import log
 from .log import warn_once
 from .patches import PATCHES
 
@@ -45,6 +46,7 @@ def apply(**overrides):
     """
     settings = config.reload().override(**overrides)
     config.use(settings)
+    log.configure(settings.log_level)
     for problem in settings.problems:
         warn_once(("config", problem), "%s", problem)
     registry.apply(settings)

@@ -2,14 +2,15 @@
 does not import :mod:`logging` (about 7 ms) in processes where nothing ever falls back.
 
 It carries a NullHandler, as a library's logger should; ``ACESTEP_WINPATCH_LOG_LEVEL``
-adds a stderr handler at that level for users who want to see it without configuring
-logging themselves.
+(or ``apply(log_level=...)``) adds a stderr handler at that level for users who want to
+see it without configuring logging themselves.
 """
 
 import threading
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _logger = None
+_stderr_handler = None
 _warned = set()
 
 
@@ -18,25 +19,38 @@ def get_logger():
     if _logger is None:
         with _lock:
             if _logger is None:
-                _logger = _configure()
+                import logging
+
+                from . import config
+
+                logger = logging.getLogger("acestep_winpatch")
+                logger.addHandler(logging.NullHandler())
+                _logger = logger
+                configure(config.current().log_level)
     return _logger
 
 
-def _configure():
-    import logging
+def configure(level):
+    """Show records of ``level`` and above on stderr, or stop doing so when ``level`` is None.
 
-    from . import config
+    Does nothing until the logger exists: it reads the settings in force when it is created.
+    """
+    global _stderr_handler
+    with _lock:
+        if _logger is None:
+            return
+        import logging
 
-    logger = logging.getLogger("acestep_winpatch")
-    logger.addHandler(logging.NullHandler())
-    level = config.current().log_level
-    if level:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[acestep_winpatch] %(levelname)s: %(message)s"))
-        handler.setLevel(level)
-        logger.addHandler(handler)
-        logger.setLevel(level)
-    return logger
+        if _stderr_handler is not None:  # undo only what we did: the user may set levels too
+            _logger.removeHandler(_stderr_handler)
+            _logger.setLevel(logging.NOTSET)
+            _stderr_handler = None
+        if level:
+            _logger.setLevel(level)
+            _stderr_handler = logging.StreamHandler()
+            _stderr_handler.setFormatter(logging.Formatter("[acestep_winpatch] %(levelname)s: %(message)s"))
+            _stderr_handler.setLevel(level)
+            _logger.addHandler(_stderr_handler)
 
 
 def warn_once(key, message, *args):

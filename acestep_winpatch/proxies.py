@@ -1,8 +1,9 @@
 """The one proxy type this package installs, built on wrapt.
 
 ``unapply()`` recognises its own proxies by this type, never by a flag set on someone
-else's object. Each proxy asks its registry record whether it is still active, so a proxy
-that a foreign wrapper keeps alive after ``unapply()`` passes calls straight through.
+else's object. A proxy acts only while its record is active and it is the record's current
+proxy: one that a foreign wrapper keeps alive after ``unapply()`` passes calls straight
+through, even after a later ``apply()`` has put a new proxy on top of that wrapper.
 """
 
 import wrapt
@@ -12,7 +13,10 @@ class WinpatchProxy(wrapt.FunctionWrapper):
     """A ``wrapt.FunctionWrapper`` owned by one registry record."""
 
     def __init__(self, wrapped, wrapper, record):
-        super().__init__(wrapped, wrapper, enabled=record.is_active)
+        def is_current():
+            return record.active and record.proxy is self
+
+        super().__init__(wrapped, wrapper, enabled=is_current)
         self._self_record = record
 
 

@@ -56,9 +56,6 @@ class Record:
         self.created = False
         self.active = False
 
-    def is_active(self):
-        return self.active
-
     def as_dict(self):
         return {"target": self.patch.target, "state": self.state, "detail": self.detail}
 
@@ -165,13 +162,12 @@ def _attach(record):
         record.created = current is MISSING
         target = patch.create() if record.created else current
         proxy = WinpatchProxy(target, patch.wrapper, record)
-        record.active = True
+        record.proxy, record.active = proxy, True
         setattr(module, patch.attribute, proxy)
-        record.proxy = proxy
         record.state, record.detail = "attached", ("restored: missing in this version" if record.created else "")
         get_logger().debug("patched %s", patch.target)
     except Exception as error:
-        record.active = False
+        record.active, record.proxy = False, None
         record.state, record.detail = "failed", f"{type(error).__name__}: {error}"
         warn_once(("attach", patch.name), "could not patch %s, the original is left untouched: %r", patch.target, error)
 
