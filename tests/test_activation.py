@@ -1,0 +1,558 @@
+"""Every activation path, the master switch, the registry's apply/unapply semantics, and the
+configuration, each exercised in a real, fresh interpreter.
+
+The start-up paths (sitecustomize, ``.pth``, the launcher) run inside throwaway venvs
+(``startup_sandbox``), so that no test ever writes a ``.pth`` into the venv running the suite.
+Each path is tried with acestep_winpatch activated before torch/torchaudio are imported and
+after (a ``.pth`` that imports torch first, as some distributions ship). In the environment
+without FFmpeg, loading a file succeeds only if the patch really is in the call path.
+"""
+
+import json
+import shutil
+import textwrap
+
+import pytest
+
+from audio_material import write_file
+from conftest import run_python
+from startup_sandbox import REPOSITORY, Sandbox, clean_environment, describe, pythonpath
+
+HEAVY_MODULES = ("torch", "torchaudio", "numpy", "librosa", "soundfile", "wrapt")
+RATE, CHANNELS, SECONDS = 16000, 2, 0.25
+FRAMES = int(RATE * SECONDS)
+
+# Prints one ``REPORT {json}`` line describing what torchaudio.load is and what status() says.
+REPORT = r'''
+import json, sys, types
+
+def winpatch_report(path=None, **extra):
+    import torchaudio
+    load = torchaudio.load
+    inner = getattr(load, "__wrapped__", None)
+    report = {
+        "load_type": f"{type(load).__module__}.{type(load).__qualname__}",
+        "inner_type": f"{type(inner).__module__}.{type(inner).__qualname__}",
+        "inner_module": getattr(inner, "__module__", None),
+        "winpatch_imported": "acestep_winpatch" in sys.modules,
+        "proxies_imported": "acestep_winpatch.proxies" in sys.modules,
+        **extra,
+    }
+    if "acestep_winpatch" in sys.modules:
+        report["status"] = sys.modules["acestep_winpatch"].status()
+    if path:
+        try:
+            waveform, rate = torchaudio.load(path)
+            report["loaded"] = [list(waveform.shape), rate]
+        except Exception as error:
+            report["load_error"] = f"{type(error).__name__}: {error}"
+    print("REPORT " + json.dumps(report, default=str), flush=True)
+'''
+
+PROXY_TYPE = "acestep_winpatch.proxies.WinpatchProxy"
+
+
+def report_of(result):
+    lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    assert result.returncode == 0 and len(lines) == 1, describe(result)
+    return json.loads(lines[0][len("REPORT "):])
+
+
+def assert_attached(report, route):
+    """torchaudio.load is our one proxy around torchaudio's own function, and it works."""
+    assert report["load_type"] == PROXY_TYPE, report
+    assert report["inner_type"] == "builtins.function" and report["inner_module"].startswith("torchaudio"), report
+    assert report["status"]["patches"]["audio.load"]["state"] == "attached", report["status"]
+    assert report["status"]["activated_by"] == [route], report["status"]
+    assert report["status"]["waiting_for_imports"] == [], report["status"]
+    assert report.get("loaded") == [[CHANNELS, FRAMES], RATE], report.get("load_error")
+
+
+def assert_untouched(report):
+    """torchaudio.load is torchaudio's own function and no proxy was ever built."""
+    assert report["load_type"] == "builtins.function" and not report["proxies_imported"], report
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("activation") / "tone.wav"
+    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
+    return str(path)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    return Sandbox(tmp_path)
+
+
+def torch_first(sandbox):
+    """Make torch and torchaudio import at start-up, before acestep_winpatch's own ``.pth``."""
+    sandbox.add_pth("aac_torch_first", "import torch, torchaudio")
+
+
+ORDERS = pytest.mark.parametrize("order", ["winpatch_first", "torch_first"])
+
+
+# --- import acestep_winpatch ----------------------------------------------------------------
+
+@ORDERS
+def test_import_activates_before_or_after_torch(order, wav):
+    imports = ["import acestep_winpatch", "import torch, torchaudio"]
+    if order == "torch_first":
+        imports.reverse()
+    code = REPORT + "\n".join(imports) + f"\nwinpatch_report({wav!r})\n"
+    assert_attached(report_of(run_python(code, env=clean_environment())), "import")
+
+
+def test_import_loads_none_of_the_heavy_modules():
+    code = f"""
+        import sys
+        import acestep_winpatch
+        acestep_winpatch.status(); acestep_winpatch.apply(); acestep_winpatch.unapply(); acestep_winpatch.apply()
+        print("HEAVY", sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))
+        print("PENDING", acestep_winpatch.status()["patches"]["audio.load"]["state"])
+    """
+    result = run_python(code, env=clean_environment({"ACESTEP_WINPATCH_LOG_LEVEL": "DEBUG"}))
+    assert "HEAVY []" in result.stdout, describe(result)
+    assert "PENDING pending" in result.stdout, describe(result)
+
+
+def test_status_tells_pending_until_the_package_is_imported():
+    code = REPORT + "import acestep_winpatch\nwinpatch_report(before=acestep_winpatch.status())\n"
+    report = report_of(run_python(code, env=clean_environment()))
+    before = report["before"]
+    assert before["applied"] and before["patches"]["audio.load"]["state"] == "pending", before
+    assert "import torchaudio" in before["patches"]["audio.load"]["detail"], before
+    assert "torchaudio" in before["waiting_for_imports"], before
+    assert report["status"]["patches"]["audio.load"]["state"] == "attached", report["status"]
+    assert report["load_type"] == PROXY_TYPE
+
+
+# --- sitecustomize ----------------------------------------------------------------------------
+
+PRE_EXISTING_SITECUSTOMIZE = """
+    import builtins
+    builtins.PRE_EXISTING_SITECUSTOMIZE_RUNS = getattr(builtins, "PRE_EXISTING_SITECUSTOMIZE_RUNS", 0) + 1
+"""
+
+
+def our_sitecustomize(sandbox):
+    folder = sandbox.folder / "ours"
+    folder.mkdir()
+    shutil.copyfile(REPOSITORY / "sitecustomize_example.py", folder / "sitecustomize.py")
+    return folder
+
+
+@ORDERS
+def test_sitecustomize_activates(order, sandbox, wav):
+    if order == "torch_first":
+        torch_first(sandbox)
+    script = sandbox.add_folder("app", {"main.py": REPORT + f"winpatch_report({wav!r})\n"}) / "main.py"
+    result = sandbox.run(script, env={"PYTHONPATH": pythonpath(our_sitecustomize(sandbox))})
+    assert_attached(report_of(result), "sitecustomize")
+
+
+@pytest.mark.parametrize("where", ["pythonpath", "site_packages"])
+def test_sitecustomize_chains_the_one_already_there(where, sandbox):
+    folders = [our_sitecustomize(sandbox)]
+    if where == "pythonpath":
+        folders.append(sandbox.add_folder("theirs", {"sitecustomize.py": PRE_EXISTING_SITECUSTOMIZE}))
+    else:
+        sandbox.add_folder(sandbox.site_packages, {"sitecustomize.py": PRE_EXISTING_SITECUSTOMIZE})
+    code = textwrap.dedent("""
+        import builtins, sys
+        import acestep_winpatch
+        print("RUNS", getattr(builtins, "PRE_EXISTING_SITECUSTOMIZE_RUNS", 0))
+        print("ACTIVATED_BY", acestep_winpatch.status()["activated_by"])
+        print("ORIGIN", sys.modules["sitecustomize"].__file__)
+    """)
+    result = sandbox.run("-c", code, env={"PYTHONPATH": pythonpath(*folders)})
+    assert result.returncode == 0, describe(result)
+    assert "RUNS 1" in result.stdout, describe(result)
+    assert "ACTIVATED_BY ['sitecustomize']" in result.stdout, describe(result)
+    assert f"ORIGIN {folders[0] / 'sitecustomize.py'}" in result.stdout, describe(result)
+
+
+# --- the .pth route ---------------------------------------------------------------------------
+
+def install_pth(sandbox):
+    result = sandbox.run("-m", "acestep_winpatch", "install-pth", sandbox.site_packages)
+    assert result.returncode == 0, describe(result)
+    installed = sandbox.site_packages / "acestep_winpatch.pth"
+    assert installed.is_file() and str(installed) in result.stdout, describe(result)
+    return installed
+
+
+@ORDERS
+def test_pth_activates(order, sandbox, wav):
+    if order == "torch_first":
+        torch_first(sandbox)
+    install_pth(sandbox)
+    result = sandbox.run("-c", REPORT + f"winpatch_report({wav!r})\n")
+    assert_attached(report_of(result), "pth")
+
+
+def test_pth_install_uninstall_round_trip_in_the_default_folder(sandbox):
+    """Without a folder, install-pth writes into the running interpreter's site-packages."""
+    result = sandbox.run("-m", "acestep_winpatch", "install-pth")
+    installed = sandbox.site_packages / "acestep_winpatch.pth"
+    assert result.returncode == 0 and installed.is_file(), describe(result)
+    started = sandbox.run("-c", "import sys; print('ACTIVE', 'acestep_winpatch' in sys.modules)")
+    assert "ACTIVE True" in started.stdout, describe(started)
+    result = sandbox.run("-m", "acestep_winpatch", "uninstall-pth")
+    assert result.returncode == 0 and not installed.exists(), describe(result)
+    started = sandbox.run("-c", "import sys; print('ACTIVE', 'acestep_winpatch' in sys.modules)")
+    assert "ACTIVE False" in started.stdout, describe(started)
+    again = sandbox.run("-m", "acestep_winpatch", "uninstall-pth")
+    assert again.returncode == 0 and "no acestep_winpatch.pth" in again.stdout, describe(again)
+
+
+# --- the launcher -----------------------------------------------------------------------------
+
+LAUNCHED = """
+    import json, sys
+    import __main__
+    print("LAUNCHED " + json.dumps({
+        "name": __name__, "argv": sys.argv, "path0": sys.path[0],
+        "main_is_this_module": vars(__main__) is globals(),
+        "spec": getattr(__spec__, "name", None), "package": __package__,
+    }))
+    raise SystemExit(int(sys.argv[-1]))
+"""
+
+
+def launched(result):
+    lines = [line for line in result.stdout.splitlines() if line.startswith("LAUNCHED ")]
+    assert len(lines) == 1, describe(result)
+    return json.loads(lines[0][len("LAUNCHED "):])
+
+
+def test_launcher_runs_a_script_as_python_would(sandbox):
+    """argv, __name__, sys.path[0] and the exit code match a plain ``python script.py``."""
+    sandbox.add_folder("work/tools", {"show.py": LAUNCHED})
+    arguments = ["tools/show.py", "--flag", "two words", "é", "3"]
+    plain = sandbox.run(*arguments, cwd=sandbox.folder / "work")
+    through = sandbox.run("-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work")
+    assert plain.returncode == 3 and through.returncode == 3, describe(through)
+    assert launched(through) == launched(plain)
+    assert launched(through)["name"] == "__main__" and launched(through)["main_is_this_module"]
+
+
+def test_launcher_runs_a_module_as_python_would(sandbox):
+    sandbox.add_folder("work/tool", {"__init__.py": "", "show.py": LAUNCHED})
+    arguments = ["-m", "tool.show", "a", "b c", "0"]
+    plain = sandbox.run(*arguments, cwd=sandbox.folder / "work")
+    through = sandbox.run("-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work")
+    assert plain.returncode == 0 and through.returncode == 0, describe(through)
+    assert launched(through) == launched(plain)
+    assert launched(through)["name"] == "__main__" and launched(through)["spec"] == "tool.show"
+
+
+def test_launcher_propagates_an_uncaught_exception_as_python_does(sandbox):
+    script = sandbox.add_folder("app", {"fail.py": "raise KeyError('from the user script')\n"}) / "fail.py"
+    through = sandbox.run("-m", "acestep_winpatch", "run", script)
+    assert through.returncode == 1, describe(through)
+    assert "KeyError: 'from the user script'" in through.stderr, describe(through)
+
+
+@pytest.mark.parametrize("form, order", [("script", "winpatch_first"), ("script", "torch_first"),
+                                         ("module", "winpatch_first")])
+def test_launcher_activates(form, order, sandbox, wav):
+    if order == "torch_first":
+        torch_first(sandbox)
+    app = sandbox.add_folder("app", {"probe.py": REPORT + f"winpatch_report({wav!r})\n"})
+    target = ["-m", "probe"] if form == "module" else [app / "probe.py"]
+    result = sandbox.run("-m", "acestep_winpatch", "run", *target, cwd=app)
+    assert_attached(report_of(result), "launcher")
+
+
+# --- the master switch ------------------------------------------------------------------------
+
+def test_master_switch_off_import_does_nothing(wav):
+    code = REPORT + f"import acestep_winpatch\nwinpatch_report({wav!r})\n"
+    report = report_of(run_python(code, env=clean_environment({"ACESTEP_WINPATCH": "0"})))
+    assert_untouched(report)
+    status = report["status"]
+    assert not status["applied"] and status["activated_by"] == [] and status["waiting_for_imports"] == []
+    assert {patch["state"] for patch in status["patches"].values()} == {"not applied"}, status
+
+
+@pytest.mark.parametrize("word", ["0", "false", "No", " OFF "])
+def test_master_switch_off_pth_line_imports_nothing(word, sandbox):
+    install_pth(sandbox)
+    code = "import sys; print('IMPORTED', sorted(m for m in sys.modules if m.startswith('acestep')))"
+    result = sandbox.run("-c", code, env={"ACESTEP_WINPATCH": word})
+    assert "IMPORTED []" in result.stdout, describe(result)
+    switched_on = sandbox.run("-c", code, env={"ACESTEP_WINPATCH": "1"})
+    assert "'acestep_winpatch'" in switched_on.stdout, describe(switched_on)
+
+
+def test_master_switch_off_sitecustomize_does_nothing(sandbox, wav):
+    result = sandbox.run("-c", REPORT + f"winpatch_report({wav!r})\n",
+                         env={"PYTHONPATH": pythonpath(our_sitecustomize(sandbox)), "ACESTEP_WINPATCH": "off"})
+    report = report_of(result)
+    assert_untouched(report)
+    assert not report["status"]["applied"], report["status"]
+
+
+# --- apply / unapply semantics ----------------------------------------------------------------
+
+# Counts how often a proxy for audio.load runs its wrapper, with a profiler, not a mock. The audio
+# patches share one wrapper function, so calls whose ``wrapped`` (the wrapper's first argument) is
+# another patch's original (torchaudio.load calling the patched load_with_torchcodec) do not count.
+COUNT_OUR_WRAPPER = """
+import sys
+from acestep_winpatch import registry
+_records = {record.patch.name: record for record in registry.records()}
+_load_wrapper_code = _records["audio.load"].patch.wrapper.__code__
+_other_originals = [registry.original(name) for name in _records if name != "audio.load"]
+our_wrapper_runs = [0]
+def _count(frame, event, arg):
+    if event == "call" and frame.f_code is _load_wrapper_code:
+        wrapped = frame.f_locals[frame.f_code.co_varnames[0]]
+        if not any(wrapped is other for other in _other_originals):
+            our_wrapper_runs[0] += 1
+sys.setprofile(_count)
+"""
+
+
+@ORDERS
+def test_double_apply_wraps_once(order, wav):
+    imports = ["import acestep_winpatch", "import torchaudio"]
+    if order == "torch_first":
+        imports.reverse()
+    code = "\n".join(imports) + COUNT_OUR_WRAPPER + f"""
+import types
+first = torchaudio.load
+acestep_winpatch.apply(); acestep_winpatch.apply()
+assert torchaudio.load is first, "a second apply() replaced the proxy"
+assert type(first.__wrapped__) is types.FunctionType, type(first.__wrapped__)
+torchaudio.load({wav!r})
+assert our_wrapper_runs[0] == 1, our_wrapper_runs
+assert acestep_winpatch.status()["patches"]["audio.load"]["state"] == "attached"
+print("OK")
+"""
+    assert "OK" in run_python(code, env=clean_environment()).stdout
+
+
+@ORDERS
+def test_apply_unapply_apply_restores_the_exact_original(order, wav):
+    imports = ["import acestep_winpatch", "import torchaudio"]
+    if order == "torch_first":
+        imports.reverse()
+    code = "\n".join(imports) + f"""
+import types
+from acestep_winpatch import registry
+original = registry.original("audio.load")
+assert type(original) is types.FunctionType and original.__module__.startswith("torchaudio"), original
+acestep_winpatch.unapply()
+assert torchaudio.load is original
+assert not acestep_winpatch.is_applied()
+assert acestep_winpatch.status()["patches"]["audio.load"]["state"] == "not applied"
+acestep_winpatch.apply()
+assert type(torchaudio.load).__name__ == "WinpatchProxy" and torchaudio.load.__wrapped__ is original
+assert acestep_winpatch.status()["patches"]["audio.load"]["state"] == "attached"
+waveform, rate = torchaudio.load({wav!r})
+assert list(waveform.shape) == [{CHANNELS}, {FRAMES}] and rate == {RATE}
+acestep_winpatch.unapply()
+assert torchaudio.load is original
+print("OK")
+"""
+    assert "OK" in run_python(code, env=clean_environment()).stdout
+
+
+def test_unapply_under_a_foreign_wrapper_leaves_it_and_passes_through(wav):
+    """A wrapper without ``__wrapped__`` hides our proxy: unapply() must leave it, say so, and
+    our proxy inside must pass calls straight through; a later apply() must not wrap twice."""
+    code = "import torchaudio\nimport acestep_winpatch\n" + COUNT_OUR_WRAPPER + f"""
+ours = torchaudio.load
+foreign_runs = [0]
+def foreign_load(*args, **kwargs):
+    foreign_runs[0] += 1
+    return ours(*args, **kwargs)
+torchaudio.load = foreign_load
+acestep_winpatch.unapply()
+assert torchaudio.load is foreign_load
+state = acestep_winpatch.status()["patches"]["audio.load"]
+assert state["state"] == "left in place" and "other code" in state["detail"], state
+try:
+    torchaudio.load({wav!r})
+except RuntimeError as error:
+    assert "libtorchcodec" in str(error), error  # without FFmpeg, the original's genuine error
+assert foreign_runs[0] == 1 and our_wrapper_runs[0] == 0, (foreign_runs, our_wrapper_runs)
+acestep_winpatch.apply()
+waveform, rate = torchaudio.load({wav!r})
+assert list(waveform.shape) == [{CHANNELS}, {FRAMES}]
+assert our_wrapper_runs[0] == 1, f"our wrapper ran {{our_wrapper_runs[0]}} times for one call"
+print("OK")
+"""
+    assert "OK" in run_python(code, env=clean_environment()).stdout
+
+
+def test_a_failing_patch_never_breaks_the_import_and_status_says_why(tmp_path, wav):
+    """Three real attachment failures: a module that does not exist, a stand-in that cannot be
+    built, and a read-only module attribute. ``import`` still works; status() names the cause."""
+    (tmp_path / "readonly_library.py").write_text(
+        "import sys, types\n"
+        "def _load(path):\n    return 'loaded ' + path\n"
+        "class _ReadOnly(types.ModuleType):\n"
+        "    @property\n    def load(self):\n        return _load\n"
+        "sys.modules[__name__].__class__ = _ReadOnly\n"
+    )
+    code = f"""
+import logging, sys
+logging.basicConfig(format="LOG %(levelname)s %(message)s")
+sys.path.insert(0, {str(tmp_path)!r})
+import acestep_winpatch
+from acestep_winpatch import registry
+
+def passthrough(wrapped, instance, args, kwargs):
+    return wrapped(*args, **kwargs)
+
+def cannot_build():
+    raise OSError("the stand-in cannot be built here")
+
+registry.register([
+    registry.Patch("test.missing_module", "torchaudio.no_such_module", "load", passthrough),
+    registry.Patch("test.broken_stand_in", "torchaudio", "no_such_function", passthrough, create=cannot_build),
+    registry.Patch("test.read_only", "readonly_library", "load", passthrough),
+])
+acestep_winpatch.apply()
+import torchaudio
+import readonly_library
+patches = acestep_winpatch.status()["patches"]
+for name in ("test.missing_module", "test.broken_stand_in", "test.read_only", "audio.load"):
+    print("STATE", name, patches[name]["state"], "|", patches[name]["detail"])
+assert not hasattr(torchaudio, "no_such_function")
+assert readonly_library.load("x") == "loaded x"
+print("LOADED", list(torchaudio.load({wav!r})[0].shape))
+acestep_winpatch.apply()
+"""
+    result = run_python(code, env=clean_environment())
+    out, err = result.stdout, result.stderr
+    assert "STATE test.missing_module failed | LookupError: torchaudio.no_such_module" in out, describe(result)
+    assert "STATE test.broken_stand_in failed | OSError: the stand-in cannot be built here" in out, describe(result)
+    assert "STATE test.read_only failed | AttributeError:" in out, describe(result)
+    assert "STATE audio.load attached" in out and f"LOADED [{CHANNELS}, {FRAMES}]" in out, describe(result)
+    for target in ("torchaudio.no_such_module.load", "torchaudio.no_such_function", "readonly_library.load"):
+        assert err.count(f"could not patch {target}") == 1, describe(result)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+BOOLEAN_WORDS = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False,
+                 "on": True, "off": False}
+
+
+@pytest.mark.parametrize("spelling", [str.lower, str.upper, str.title], ids=["lower", "upper", "title"])
+@pytest.mark.parametrize("word", sorted(BOOLEAN_WORDS))
+def test_master_switch_accepts_every_boolean_word_in_any_case(word, spelling):
+    code = "import acestep_winpatch; print('APPLIED', acestep_winpatch.is_applied())"
+    result = run_python(code, env=clean_environment({"ACESTEP_WINPATCH": f" {spelling(word)} "}))
+    assert f"APPLIED {BOOLEAN_WORDS[word]}" in result.stdout, describe(result)
+    assert result.stderr == "", describe(result)
+
+
+@pytest.mark.parametrize("variable, value, accepted", [
+    ("ACESTEP_WINPATCH", "maybe", "1/true/yes/on/0/false/no/off"),
+    ("ACESTEP_WINPATCH_DISABLE", ",, ,", "comma-separated list of patch names"),
+    ("ACESTEP_WINPATCH_COMPILE", "rm -rf /", "attempt, eager, or a torch.compile backend name"),
+    ("ACESTEP_WINPATCH_LOG_LEVEL", "loud", "DEBUG/INFO/WARNING/ERROR/CRITICAL"),
+])
+def test_an_invalid_value_warns_once_and_never_crashes(variable, value, accepted):
+    code = """
+        import logging
+        logging.basicConfig(format="LOG %(levelname)s %(message)s")
+        import acestep_winpatch
+        acestep_winpatch.apply(); acestep_winpatch.apply()
+        print("APPLIED", acestep_winpatch.is_applied())
+    """
+    result = run_python(code, env=clean_environment({variable: value}))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("LOG WARNING")]
+    assert len(warnings) == 1, describe(result)
+    assert variable + "=" in warnings[0] and accepted in warnings[0], warnings[0]
+    assert "APPLIED True" in result.stdout, describe(result)
+
+
+def test_disable_accepts_names_groups_and_star():
+    """The first value comes from the real start-up environment; apply() re-reads the
+    environment, so the others are set in ``os.environ`` before calling it."""
+    code = """
+import json, os
+import torch, torchaudio
+import acestep_winpatch
+from acestep_winpatch.proxies import WinpatchProxy
+seen = {}
+for value in ("audio.load", " Audio ", "*", "AUDIO.LOAD, compile"):
+    os.environ["ACESTEP_WINPATCH_DISABLE"] = value
+    if value != "audio.load":
+        acestep_winpatch.apply()
+    seen[value] = {"patches": acestep_winpatch.status()["patches"],
+                   "load_is_proxy": type(torchaudio.load) is WinpatchProxy}
+print("SEEN " + json.dumps(seen))
+"""
+    result = run_python(code, env=clean_environment({"ACESTEP_WINPATCH_DISABLE": "audio.load"}))
+    seen = json.loads(result.stdout.split("SEEN ", 1)[1])
+    names = set(seen["*"]["patches"])
+    assert "audio.load" in names, names
+    expected = {
+        "audio.load": {"audio.load"},
+        " Audio ": {name for name in names if name.startswith("audio.")},
+        "*": names,
+        "AUDIO.LOAD, compile": {"audio.load"} | {name for name in names if name.startswith("compile.")},
+    }
+    assert len(expected[" Audio "]) > 1, "the audio group should hold more than audio.load"
+    for value, disabled in expected.items():
+        for name, state in seen[value]["patches"].items():
+            if name in disabled:
+                assert state == {"target": state["target"], "state": "disabled",
+                                 "detail": f"by environment ACESTEP_WINPATCH_DISABLE={value}"}, (value, name)
+            else:
+                assert state["state"] in ("attached", "pending", "not applicable"), (value, name, state)
+        assert not seen[value]["load_is_proxy"], value
+
+
+def test_apply_arguments_override_the_environment(wav):
+    code = REPORT + f"""
+import torchaudio
+import acestep_winpatch
+from acestep_winpatch import config
+assert acestep_winpatch.status()["patches"]["audio.load"]["state"] == "disabled"
+acestep_winpatch.apply(disable=[], compile="attempt")
+winpatch_report({wav!r}, policy=config.current().compile_policy)
+"""
+    environment = {"ACESTEP_WINPATCH_DISABLE": "*", "ACESTEP_WINPATCH_COMPILE": "eager"}
+    report = report_of(run_python(code, env=clean_environment(environment)))
+    assert report["load_type"] == PROXY_TYPE and report["loaded"] == [[CHANNELS, FRAMES], RATE], report
+    assert report["status"]["patches"]["audio.load"]["state"] == "attached"
+    sources = report["status"]["config"]["sources"]
+    assert sources["ACESTEP_WINPATCH_DISABLE"] == "apply(disable=[])"
+    assert report["policy"] == "attempt" and sources["ACESTEP_WINPATCH_COMPILE"] == "apply(compile='attempt')"
+
+
+def test_apply_log_level_overrides_the_environment_after_the_logger_exists():
+    """torchaudio imported first: attaching at import already used the logger (at ERROR)."""
+    code = """
+        import logging
+        import torchaudio
+        import acestep_winpatch
+        acestep_winpatch.apply(log_level="DEBUG")
+        print("SETTING", acestep_winpatch.status()["config"]["log_level"])
+        print("LOGGER", logging.getLevelName(logging.getLogger("acestep_winpatch").getEffectiveLevel()))
+    """
+    result = run_python(code, env=clean_environment({"ACESTEP_WINPATCH_LOG_LEVEL": "ERROR"}))
+    assert "SETTING DEBUG" in result.stdout, describe(result)
+    assert "LOGGER DEBUG" in result.stdout, "apply(log_level='DEBUG') did not reach the logger\n" + describe(result)
+
+
+def test_apply_rejects_invalid_explicit_arguments():
+    code = """
+        import acestep_winpatch
+        for arguments in ({"compile": "no spaces allowed"}, {"log_level": "loud"}):
+            try:
+                acestep_winpatch.apply(**arguments)
+            except ValueError as error:
+                print("REJECTED", error)
+    """
+    result = run_python(code, env=clean_environment())
+    assert result.stdout.count("REJECTED") == 2, describe(result)
