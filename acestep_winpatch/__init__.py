@@ -49,7 +49,17 @@ def apply(**overrides):
     log.configure(settings.log_level)
     for problem in settings.problems:
         warn_once(("config", problem), "%s", problem)
+    _warn_about_unknown_names(settings.disabled)
     registry.apply(settings)
+
+
+def _warn_about_unknown_names(disabled):
+    names = {record.patch.name for record in registry.records()}
+    known = names | {name.split(".", 1)[0] for name in names} | {"*"}
+    unknown = sorted(disabled - known)
+    if unknown:
+        warn_once(("unknown names", tuple(unknown)), "%s names no patch or group: %s (known: %s)",
+                  config.DISABLE, ", ".join(unknown), ", ".join(sorted(known - {"*"})))
 
 
 def unapply():

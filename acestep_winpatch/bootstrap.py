@@ -34,9 +34,17 @@ def chain_sitecustomize(this_file):
         if spec is None or spec.origin is None or os.path.abspath(spec.origin) == os.path.abspath(this_file):
             return
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
     except Exception as error:
         _report("chained sitecustomize", error)
+        return
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's own sitecustomize: report it as Python itself would
+        try:  # sys.stderr is None under pythonw.exe
+            sys.stderr.write(f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
+                             f"{type(error).__name__}: {error}\n")
+        except Exception:
+            pass
 
 
 def _report(source, error):

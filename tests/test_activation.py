@@ -173,6 +173,15 @@ def test_sitecustomize_chains_the_one_already_there(where, sandbox):
     assert f"ORIGIN {folders[0] / 'sitecustomize.py'}" in result.stdout, describe(result)
 
 
+def test_a_failing_chained_sitecustomize_is_reported_as_python_reports_it(sandbox):
+    theirs = sandbox.add_folder("theirs", {"sitecustomize.py": "raise ValueError('their own bug')\n"})
+    code = "import acestep_winpatch; print('ACTIVATED_BY', acestep_winpatch.status()['activated_by'])"
+    result = sandbox.run("-c", code, env={"PYTHONPATH": pythonpath(our_sitecustomize(sandbox), theirs)})
+    assert result.returncode == 0, describe(result)
+    assert "Error in sitecustomize; set PYTHONVERBOSE for traceback:\nValueError: their own bug" in result.stderr
+    assert "ACTIVATED_BY ['sitecustomize']" in result.stdout, describe(result)
+
+
 # --- the .pth route ---------------------------------------------------------------------------
 
 def install_pth(sandbox):
@@ -472,6 +481,22 @@ def test_an_invalid_value_warns_once_and_never_crashes(variable, value, accepted
     assert len(warnings) == 1, describe(result)
     assert variable + "=" in warnings[0] and accepted in warnings[0], warnings[0]
     assert "APPLIED True" in result.stdout, describe(result)
+
+
+def test_disable_warns_once_about_a_name_that_matches_no_patch():
+    code = """
+        import logging
+        logging.basicConfig(format="LOG %(levelname)s %(message)s")
+        import acestep_winpatch
+        acestep_winpatch.apply()
+        print("DISABLED", acestep_winpatch.status()["config"]["disabled"])
+    """
+    result = run_python(code, env=clean_environment({"ACESTEP_WINPATCH_DISABLE": "audoi,cuda"}))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("LOG WARNING")]
+    assert len(warnings) == 1, describe(result)
+    assert "ACESTEP_WINPATCH_DISABLE names no patch or group: audoi" in warnings[0], warnings[0]
+    assert "cuda" not in warnings[0].split("(known")[0], warnings[0]
+    assert "DISABLED ['audoi', 'cuda']" in result.stdout, describe(result)
 
 
 def test_disable_accepts_names_groups_and_star():
