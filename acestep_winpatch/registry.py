@@ -21,17 +21,19 @@ class Patch:
     ``wrapper`` has wrapt's signature ``(wrapped, instance, args, kwargs)``. ``name`` is
     ``group.item`` (``audio.load``); ``ACESTEP_WINPATCH_DISABLE`` accepts either part. Where the
     attribute does not exist, ``create()`` supplies a stand-in (``torchaudio.info`` on 2.9+);
-    without ``create`` the patch simply does not apply to that version.
+    without ``create`` the patch simply does not apply to that version. ``hot_path`` asks for
+    the lean closure proxy (see ``proxies``) for functions called on every step.
     """
 
-    __slots__ = ("name", "module", "attribute", "wrapper", "create")
+    __slots__ = ("name", "module", "attribute", "wrapper", "create", "hot_path")
 
-    def __init__(self, name, module, attribute, wrapper, create=None):
+    def __init__(self, name, module, attribute, wrapper, create=None, hot_path=False):
         self.name = name
         self.module = module
         self.attribute = attribute
         self.wrapper = wrapper
         self.create = create
+        self.hot_path = hot_path
 
     @property
     def package(self):
@@ -45,7 +47,7 @@ class Patch:
 class Record:
     """The registry's state for one patch."""
 
-    __slots__ = ("patch", "state", "detail", "original", "proxy", "created", "active")
+    __slots__ = ("patch", "state", "detail", "original", "proxy", "proxies", "created", "active")
 
     def __init__(self, patch):
         self.patch = patch
@@ -53,6 +55,7 @@ class Record:
         self.detail = ""
         self.original = MISSING
         self.proxy = None
+        self.proxies = []  # every proxy made for this patch: how the registry knows its own
         self.created = False
         self.active = False
 
@@ -142,7 +145,7 @@ def _current_value(record):
 def _attach(record):
     patch = record.patch
     try:
-        from .proxies import WinpatchProxy, find_own_proxy
+        from .proxies import find_own_proxy, make_proxy
 
         module = sys.modules.get(patch.module)
         if module is None:
@@ -161,7 +164,7 @@ def _attach(record):
             record.original = current
         record.created = current is MISSING
         target = patch.create() if record.created else current
-        proxy = WinpatchProxy(target, patch.wrapper, record)
+        proxy = make_proxy(target, patch.wrapper, record, patch.hot_path)
         record.proxy, record.active = proxy, True
         setattr(module, patch.attribute, proxy)
         record.state, record.detail = "attached", ("restored: missing in this version" if record.created else "")
