@@ -5,9 +5,7 @@ written by libsndfile, the same library a user's files come from. Nothing is moc
 the decoders under test read these bytes exactly as they would read a user's song.
 
 Plain functions for any test module, plus two session fixtures (``material`` and
-``long_material``) that test modules import by name::
-
-    from audio_material import material, write_material  # noqa: F401  (material is a fixture)
+``long_material``), registered for every test module by ``conftest.py``.
 """
 
 from pathlib import Path

@@ -15,6 +15,8 @@ import pytest
 
 EXPECT_FFMPEG = os.environ.get("WINPATCH_EXPECT_FFMPEG")
 
+pytest_plugins = ("audio_material",)  # the session fixtures ``material`` and ``long_material``
+
 
 def ffmpeg_loadable():
     """Whether torchcodec can load FFmpeg in a fresh process, and the error line if not."""

@@ -11,7 +11,7 @@ import torch
 import torchaudio
 
 import acestep_winpatch  # noqa: F401  (applies the patches, as a user's activation path does)
-from audio_material import material, spec, tone  # noqa: F401  (material is a fixture)
+from audio_material import spec, tone
 
 
 def test_mono_repeated_to_stereo_after_load(material):

@@ -14,10 +14,9 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from audio_material import material, tone, write_file  # noqa: F401  (material is a fixture)
+from audio_material import tone, write_file
 
 CACHE = Path(os.environ.get("ACESTEP_WINPATCH_DEV_CACHE", Path.home() / ".cache" / "acestep_winpatch_dev"))
 ERA28_PYTHON = CACHE / "venv-era28" / "bin" / "python"

@@ -8,7 +8,7 @@ import torch
 
 import acestep_winpatch
 from acestep_winpatch import audio as helpers
-from audio_material import material, spec  # noqa: F401  (material is a fixture)
+from audio_material import spec
 
 
 def dominant_frequency(channel, sample_rate):

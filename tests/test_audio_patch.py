@@ -19,7 +19,7 @@ import torchaudio
 import acestep_winpatch
 from acestep_winpatch import codecs, registry
 from acestep_winpatch.patches import audio as policy
-from audio_material import material, spec, tone  # noqa: F401  (material is a fixture)
+from audio_material import spec, tone
 
 LOSSLESS = ["wav_pcm16_44k_stereo", "wav_pcm24_48k_stereo", "wav_float_44k_stereo", "wav_pcm16_48k_6ch",
             "flac_16_44k_stereo", "flac_24_48k_stereo", "wav_short"]

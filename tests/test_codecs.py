@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from audio_material import (  # noqa: F401  (material and long_material are fixtures)
-    SPECS, long_material, material, spec, tone, write_long_material)
+from audio_material import SPECS, spec, tone, write_long_material
 
 from acestep_winpatch import codecs
 from acestep_winpatch.codecs import librosa_codec, soundfile_codec, sources

@@ -119,13 +119,13 @@ def test_apply_and_unapply_racing_with_calls(wav, tmp_path, ffmpeg_works):
     they reached torchaudio's own unpatched function, raise whatever it raises (without FFmpeg:
     its RuntimeError, or ImportError/_DeadlockError from its own racing lazy import of
     torchcodec). No call that went through our wrapper may fail."""
-    code = PRELUDE + f"""
+    code = PRELUDE + """
 import time, traceback
 from acestep_winpatch import importhook, registry
 from acestep_winpatch.proxies import WinpatchProxy
-originals = {{name: registry.original(name) for name in ("audio.load", "audio.save")}}
+originals = {name: registry.original(name) for name in ("audio.load", "audio.save")}
 stop = threading.Event()
-outcomes = {{"ok": 0}}
+outcomes = {"ok": 0}
 PACKAGE = os.path.dirname(acestep_winpatch.__file__)
 unexpected = []
 lock = threading.Lock()
@@ -139,7 +139,7 @@ def call(thread):
         except BaseException as error:
             frames = traceback.extract_tb(error.__traceback__)
             if any(frame.filename.startswith(PACKAGE) for frame in frames):
-                unexpected.append(f"{{type(error).__name__}}: {{error}}")
+                unexpected.append(f"{type(error).__name__}: {error}")
                 outcome = "failed_through_us"
             else:
                 outcome = "native_error:" + type(error).__name__
@@ -167,16 +167,16 @@ for thread in callers:
     thread.join()
 
 acestep_winpatch.apply()
-states = {{name: patch["state"] for name, patch in acestep_winpatch.status()["patches"].items()}}
+states = {name: patch["state"] for name, patch in acestep_winpatch.status()["patches"].items()}
 layered = type(torchaudio.load) is WinpatchProxy and torchaudio.load.__wrapped__ is originals["audio.load"]
 load_and_save(99, 0)
 acestep_winpatch.unapply()
 restored = all(getattr(torchaudio, name.split(".")[1]) is original for name, original in originals.items())
-print("RESULT " + json.dumps({{
+print("RESULT " + json.dumps({
     "outcomes": outcomes, "unexpected": unexpected[:5], "states_after_apply": states,
     "one_layer": layered, "restored": restored, "pending": importhook.pending(),
-    "states_after_unapply": sorted({{p["state"] for p in acestep_winpatch.status()["patches"].values()}}),
-}}))
+    "states_after_unapply": sorted({p["state"] for p in acestep_winpatch.status()["patches"].values()}),
+}))
 """
     result = last_json(run_python(code, wav, str(tmp_path), env=clean_environment(), timeout=300), "RESULT")
     print(f"\nracing calls: {result['outcomes']}")
