@@ -25,7 +25,7 @@ LAYOUTS = {
 
 
 def default_folder():
-    cache = os.environ.get("ACESTEP_WINPATCH_DEV_CACHE") or Path.home() / ".cache" / "acestep_winpatch_dev"
+    cache = os.environ.get("WINPATCH_DEV_CACHE") or Path.home() / ".cache" / "acestep_winpatch_dev"
     return Path(cache) / f"benchmark-material-{VERSION}"
 
 

@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-main}
-cache=${ACESTEP_WINPATCH_DEV_CACHE:-$HOME/.cache/acestep_winpatch_dev}
+cache=${WINPATCH_DEV_CACHE:-$HOME/.cache/acestep_winpatch_dev}
 tools="librosa==0.11.0 soundfile wrapt numpy pytest hypothesis psutil av"
 case "$flavour" in
   main)  pins="torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1" ;;
@@ -35,7 +35,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$stam
   "$venv/bin/pip" install -q $pins $tools >&2
   echo "$stamp" > "$venv/.pins"
 fi
-"$venv/bin/pip" install -q --no-deps -e "$here" >&2
+"$venv/bin/pip" install -q --no-deps -e "$here" >"$cache/editable-install.log" 2>&1 \
+  || { cat "$cache/editable-install.log" >&2; exit 1; }
 
 if [ ! -f "$ffmpeg/.complete" ]; then
   log "fetching FFmpeg 5.1 shared libraries into $ffmpeg (private, not installed)"

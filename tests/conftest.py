@@ -10,10 +10,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 EXPECT_FFMPEG = os.environ.get("WINPATCH_EXPECT_FFMPEG")
+# scripts/test.sh sets this: there, a missing companion venv fails the test instead of skipping it.
+REQUIRE_ENVIRONMENTS = os.environ.get("WINPATCH_REQUIRE_ENVIRONMENTS") == "1"
+DEV_CACHE = Path(os.environ.get("WINPATCH_DEV_CACHE") or Path.home() / ".cache" / "acestep_winpatch_dev")
 
 pytest_plugins = ("audio_material",)  # the session fixtures ``material`` and ``long_material``
 
@@ -43,6 +47,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs the environment where FFmpeg is visible"))
         if "needs_broken_ffmpeg" in item.keywords and EXPECT_FFMPEG != "0":
             item.add_marker(pytest.mark.skip(reason="needs the environment where FFmpeg cannot be loaded"))
+
+
+def venv_python(name):
+    """The interpreter of the companion venv ``name`` (``scripts/setup_env.sh NAME``: ``era28`` is
+    torch 2.8, ``cpu`` the CPU-only build). Skips the test where it is missing, except under
+    ``scripts/test.sh``, where a missing one is a failure."""
+    python = DEV_CACHE / f"venv-{name}" / "bin" / "python"
+    if not python.exists():
+        message = f"venv-{name} is missing ({python}); create it with scripts/setup_env.sh {name}"
+        if REQUIRE_ENVIRONMENTS:
+            pytest.fail(message)
+        pytest.skip(message)
+    return str(python)
 
 
 def run_python(code, *args, env=None, cwd=None, timeout=300, check=True):

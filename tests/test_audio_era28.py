@@ -12,17 +12,12 @@ import json
 import os
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from audio_material import tone, write_file
+from conftest import venv_python
 
-CACHE = Path(os.environ.get("ACESTEP_WINPATCH_DEV_CACHE", Path.home() / ".cache" / "acestep_winpatch_dev"))
-ERA28_PYTHON = CACHE / "venv-era28" / "bin" / "python"
-
-pytestmark = pytest.mark.skipif(
-    not ERA28_PYTHON.exists(), reason=f"no torch 2.8 venv at {ERA28_PYTHON}: run `scripts/setup_env.sh era28`")
 
 PRELUDE = """
 import json, sys, warnings
@@ -55,7 +50,7 @@ def run_era28(body, block_soundfile=False, ffmpeg_visible=False):
     env.pop("ACESTEP_WINPATCH_DISABLE", None)
     code = textwrap.dedent(PRELUDE.format(block=block_soundfile)) + textwrap.dedent(body) + \
         '\nout["fallbacks"] = acestep_winpatch.status()["fallbacks"]\nprint("RESULT", json.dumps(out))\n'
-    result = subprocess.run([str(ERA28_PYTHON), "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run([venv_python("era28"), "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.split("RESULT ", 1)[1])
 

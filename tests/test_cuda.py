@@ -8,15 +8,10 @@ interpreter so that nothing initialises CUDA or patches torch in the test proces
 import json
 import os
 
-import pytest
 
-from conftest import run_python
+from conftest import run_python, venv_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CPU_VENV_PYTHON = os.path.join(
-    os.environ.get("ACESTEP_WINPATCH_DEV_CACHE", os.path.expanduser("~/.cache/acestep_winpatch_dev")),
-    "venv-cpu", "bin", "python",
-)
 
 CALLS = """
     import json, torch
@@ -93,18 +88,17 @@ def test_mps_and_xpu_machines_get_the_equivalent_call():
     assert report["device"] == "mps"
 
 
-@pytest.mark.skipif(not os.path.exists(CPU_VENV_PYTHON),
-                    reason=f"the CPU-only torch venv is missing ({CPU_VENV_PYTHON}); create it with scripts/setup_env.sh cpu")
 def test_cpu_only_build_native_raises_and_patched_does_not():
+    cpu_python = venv_python("cpu")
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": REPO}
     env.pop("ACESTEP_WINPATCH", None)
-    native = subprocess.run([CPU_VENV_PYTHON, "-c", _dedent(CALLS)], capture_output=True, text=True,
+    native = subprocess.run([cpu_python, "-c", _dedent(CALLS)], capture_output=True, text=True,
                             env={**env, "ACESTEP_WINPATCH": "0"}, timeout=300)
     outcomes = last_json(native)
     assert outcomes["synchronize"] == ["AssertionError", "Torch not compiled with CUDA enabled"]
-    patched = subprocess.run([CPU_VENV_PYTHON, "-c", "import acestep_winpatch\n" + _dedent(CALLS) + _STATUS],
+    patched = subprocess.run([cpu_python, "-c", "import acestep_winpatch\n" + _dedent(CALLS) + _STATUS],
                              capture_output=True, text=True, env=env, timeout=300)
     assert patched.returncode == 0, patched.stderr
     lines = patched.stdout.strip().splitlines()

@@ -3,12 +3,12 @@
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from conftest import run_python
+from conftest import run_python, venv_python
 
-CACHE = os.environ.get("ACESTEP_WINPATCH_DEV_CACHE", os.path.expanduser("~/.cache/acestep_winpatch_dev"))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -94,9 +94,7 @@ TF32 = """
 @pytest.mark.parametrize("venv", ["main", "era28", "cpu"])
 def test_tf32_settings_raise_no_warning_now_or_when_read_later(venv):
     """The settings themselves need no GPU; warnings are errors. Runs in each torch venv present."""
-    python = os.path.join(CACHE, f"venv-{venv}", "bin", "python")
-    if not os.path.exists(python):
-        pytest.skip(f"venv-{venv} is missing; create it with scripts/setup_env.sh {venv}")
+    python = sys.executable if venv == "main" else venv_python(venv)
     import textwrap
 
     env = {**os.environ, "PYTHONPATH": REPO, "ACESTEP_WINPATCH": "0"}

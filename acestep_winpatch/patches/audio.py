@@ -330,12 +330,15 @@ def _both_failed(operation, call, reason, error):
     from .. import codecs
 
     cls = AudioFormatError if isinstance(error, codecs.UnsupportedFormat) else AudioBackendError
-    uri = call["uri"]
-    where = os.fsdecode(os.fspath(uri)) if isinstance(uri, (str, os.PathLike)) else f"<{type(uri).__name__}>"
-    message = (f"{operation.target} could not {operation.verb} {where!r}. "
+    message = (f"{operation.target} could not {operation.verb} {_where(call['uri'])!r}. "
                f"Native torchaudio: unavailable ({reason}). "
                f"Fallback (soundfile/librosa/PyAV): {type(error).__name__}: {error}")
     return cls(message)
+
+
+def _where(uri):
+    """The path an error message names, or the kind of file-like object."""
+    return os.fsdecode(os.fspath(uri)) if isinstance(uri, (str, os.PathLike)) else f"<{type(uri).__name__}>"
 
 
 @functools.cache
@@ -404,6 +407,8 @@ def _save_fallback(operation, call, reason):
         )
     except (codecs.UnsupportedFormat, RuntimeError, OSError) as error:
         raise _both_failed(operation, call, reason, error) from error
+    except ValueError as error:  # the samples themselves (no channels, NaN): the caller's to fix
+        raise ValueError(f"{operation.target} could not save {_where(call['uri'])!r}: {error}") from error
 
 
 def _checked_source(call, torchcodec):
@@ -508,7 +513,10 @@ def create_info():
         path = _missing_path(uri)
         if path is not None:
             raise AudioFileNotFoundError(2, "No such file or directory", path)
-        return codecs.read_info(uri, format=format)
+        try:
+            return codecs.read_info(uri, format=format)
+        except OSError as error:  # a directory, no permission: the RuntimeError torchaudio raised
+            raise AudioBackendError(f"torchaudio.info could not read {_where(uri)!r}: {error}") from error
 
     info.__module__ = "torchaudio"
     return info
