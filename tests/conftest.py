@@ -6,6 +6,7 @@ Windows). ``WINPATCH_EXPECT_FFMPEG`` says which one this run is meant to be; the
 starts by proving it, so the broken-case tests can never pass against a working FFmpeg.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ DEV_CACHE = Path(os.environ.get("WINPATCH_DEV_CACHE") or Path.home() / ".cache" 
 pytest_plugins = ("audio_material",)  # the session fixtures ``material`` and ``long_material``
 
 
+@functools.cache
 def ffmpeg_loadable():
     """Whether torchcodec can load FFmpeg in a fresh process, and the error line if not."""
     code = "import torchcodec.decoders"
@@ -39,6 +41,12 @@ def declared_environment():
     expected = EXPECT_FFMPEG == "1"
     assert loadable == expected, f"WINPATCH_EXPECT_FFMPEG={EXPECT_FFMPEG} but FFmpeg loadable={loadable}: {detail}"
     return loadable
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_works():
+    """Whether FFmpeg loads in this run, whatever it declares (for tests valid in both)."""
+    return ffmpeg_loadable()[0]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,6 +17,7 @@ import pytest
 from audio_material import write_file
 from conftest import run_python
 from startup_sandbox import REPOSITORY, Sandbox, clean_environment, describe, pythonpath
+from wrapper_runs import COUNT_OUR_LOAD_WRAPPER
 
 HEAVY_MODULES = ("torch", "torchaudio", "numpy", "librosa", "soundfile", "wrapt")
 RATE, CHANNELS, SECONDS = 16000, 2, 0.25
@@ -306,31 +307,12 @@ def test_master_switch_off_sitecustomize_does_nothing(sandbox, wav):
 
 # --- apply / unapply semantics ----------------------------------------------------------------
 
-# Counts how often a proxy for audio.load runs its wrapper, with a profiler, not a mock. The audio
-# patches share one wrapper function, so calls whose ``wrapped`` (the wrapper's first argument) is
-# another patch's original (torchaudio.load calling the patched load_with_torchcodec) do not count.
-COUNT_OUR_WRAPPER = """
-import sys
-from acestep_winpatch import registry
-_records = {record.patch.name: record for record in registry.records()}
-_load_wrapper_code = _records["audio.load"].patch.wrapper.__code__
-_other_originals = [registry.original(name) for name in _records if name != "audio.load"]
-our_wrapper_runs = [0]
-def _count(frame, event, arg):
-    if event == "call" and frame.f_code is _load_wrapper_code:
-        wrapped = frame.f_locals[frame.f_code.co_varnames[0]]
-        if not any(wrapped is other for other in _other_originals):
-            our_wrapper_runs[0] += 1
-sys.setprofile(_count)
-"""
-
-
 @ORDERS
 def test_double_apply_wraps_once(order, wav):
     imports = ["import acestep_winpatch", "import torchaudio"]
     if order == "torch_first":
         imports.reverse()
-    code = "\n".join(imports) + COUNT_OUR_WRAPPER + f"""
+    code = "\n".join(imports) + COUNT_OUR_LOAD_WRAPPER + f"""
 import types
 first = torchaudio.load
 acestep_winpatch.apply(); acestep_winpatch.apply()
@@ -373,7 +355,7 @@ print("OK")
 def test_unapply_under_a_foreign_wrapper_leaves_it_and_passes_through(wav):
     """A wrapper without ``__wrapped__`` hides our proxy: unapply() must leave it, say so, and
     our proxy inside must pass calls straight through; a later apply() must not wrap twice."""
-    code = "import torchaudio\nimport acestep_winpatch\n" + COUNT_OUR_WRAPPER + f"""
+    code = "import torchaudio\nimport acestep_winpatch\n" + COUNT_OUR_LOAD_WRAPPER + f"""
 ours = torchaudio.load
 foreign_runs = [0]
 def foreign_load(*args, **kwargs):

@@ -11,8 +11,9 @@ import json
 import pytest
 
 from audio_material import write_file
-from conftest import ffmpeg_loadable, run_python
+from conftest import run_python
 from startup_sandbox import clean_environment, describe
+from wrapper_runs import COUNT_OUR_LOAD_WRAPPER
 
 RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 
@@ -53,16 +54,7 @@ if "{order}" == "foreign_last":
     wrap_foreign()
     theirs = torchaudio.load
 
-records = {{record.patch.name: record for record in registry.records()}}
-load_code = records["audio.load"].patch.wrapper.__code__
-others = [registry.original(name) for name in records if name != "audio.load"]
-our_runs = [0]
-def count(frame, event, arg):
-    if event == "call" and frame.f_code is load_code:
-        wrapped = frame.f_locals[frame.f_code.co_varnames[0]]
-        if not any(wrapped is other for other in others):
-            our_runs[0] += 1
-sys.setprofile(count)
+{count_our_load_wrapper}
 
 def call():
     try:
@@ -72,15 +64,15 @@ def call():
         return f"{{type(error).__name__}}: {{error}}".splitlines()[0]
 
 call()
-report = {{"applied": {{"result": call(), "ours": our_runs[0], "theirs": foreign_runs[0],
+report = {{"applied": {{"result": call(), "ours": our_wrapper_runs[0], "theirs": foreign_runs[0],
                         "state": acestep_winpatch.status()["patches"]["audio.load"]}}}}
 acestep_winpatch.unapply()
-report["unapplied"] = {{"result": call(), "ours": our_runs[0], "theirs": foreign_runs[0],
+report["unapplied"] = {{"result": call(), "ours": our_wrapper_runs[0], "theirs": foreign_runs[0],
                        "state": acestep_winpatch.status()["patches"]["audio.load"],
                        "attribute_is_theirs": torchaudio.load is theirs,
                        "theirs_wraps_original": getattr(theirs, "__wrapped__", None) is original}}
 acestep_winpatch.apply()
-report["reapplied"] = {{"result": call(), "ours": our_runs[0], "theirs": foreign_runs[0],
+report["reapplied"] = {{"result": call(), "ours": our_wrapper_runs[0], "theirs": foreign_runs[0],
                        "state": acestep_winpatch.status()["patches"]["audio.load"]}}
 print("REPORT " + json.dumps(report))
 """
@@ -93,13 +85,8 @@ def wav(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def ffmpeg_works():
-    return ffmpeg_loadable()[0]
-
-
 def scenario(kind, order, wav):
-    code = SCENARIO.format(foreign=FOREIGN[kind], order=order)
+    code = SCENARIO.format(foreign=FOREIGN[kind], order=order, count_our_load_wrapper=COUNT_OUR_LOAD_WRAPPER)
     result = run_python(code, wav, env=clean_environment())
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
     assert len(lines) == 1, describe(result)

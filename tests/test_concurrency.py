@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from audio_material import write_file
-from conftest import ffmpeg_loadable, run_python
+from conftest import run_python
 from startup_sandbox import clean_environment, describe
 
 RATE, CHANNELS, SECONDS = 16000, 2, 0.25
@@ -66,11 +66,6 @@ def wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("concurrency") / "shared.wav"
     write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def ffmpeg_works():
-    return ffmpeg_loadable()[0]
 
 
 def last_json(result, tag):

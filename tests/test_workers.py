@@ -17,7 +17,6 @@ import shutil
 import pytest
 
 from audio_material import write_file
-from conftest import ffmpeg_loadable
 from startup_sandbox import REPOSITORY, Sandbox, describe, pythonpath
 
 pytestmark = pytest.mark.slow
@@ -69,11 +68,6 @@ def wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("workers") / "clip.wav"
     write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
     return path
-
-
-@pytest.fixture(scope="module")
-def ffmpeg_works():
-    return ffmpeg_loadable()[0]
 
 
 def write_main(sandbox, top_level_import="", guarded_import="pass"):

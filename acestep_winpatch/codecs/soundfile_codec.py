@@ -119,12 +119,9 @@ def _read_lossy(audio, start, count, channels_first):
     PyAV would avoid it but decodes MP3 about twice as slowly.
     """
     samples = audio.read(start + count, "float32", always_2d=True)[start:]
-    if not channels_first:
-        return torch.from_numpy(samples)
-    sink = FrameSink(audio.channels, samples.shape[0], channels_first)
-    for first in range(0, samples.shape[0], BLOCK_FRAMES):
-        sink.put_interleaved(samples[first:first + BLOCK_FRAMES])
-    return sink.result()
+    # numpy's own transposing copy is about twice as fast as block-wise copies into a sink here,
+    # and the full-size interleaved buffer exists either way.
+    return torch.from_numpy(np.ascontiguousarray(samples.T) if channels_first else samples)
 
 
 def _decode_segments(source, channels, start, count, channels_first):
