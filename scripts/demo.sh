@@ -10,7 +10,11 @@ python=$WINPATCH_VENV/bin/python
 export CXX=/nonexistent/cl LD_LIBRARY_PATH=
 
 echo "=== 1. without the plugin: python examples/acestep_like.py ==="
-ACESTEP_WINPATCH=0 "$python" examples/acestep_like.py 2>&1 | grep -E "^(saved|loaded|model)|Error" | head -n 3
+ACESTEP_WINPATCH=0 "$python" examples/acestep_like.py >/tmp/acestep_like.$$ 2>&1
+echo "exit status $?, after:"
+grep -E "^(saved|loaded|model) " /tmp/acestep_like.$$ || echo "(nothing: the song was never saved)"
+grep -m 1 -E "^[A-Za-z_.]+Error: " /tmp/acestep_like.$$
+rm -f /tmp/acestep_like.$$
 echo
 echo "=== 2. with the plugin: python -m acestep_winpatch run examples/acestep_like.py ==="
 ACESTEP_WINPATCH_LOG_LEVEL=WARNING "$python" -m acestep_winpatch run examples/acestep_like.py || exit 1
