@@ -2,7 +2,8 @@
 # Prepare a test environment without touching the system. Usage: setup_env.sh [main|era28|cpu]
 #   main  : torch 2.11.0 + torchaudio 2.11.0 + torchcodec 0.11.1 (the TorchCodec era, >= 2.9)
 #   era28 : torch 2.8.0 + torchaudio 2.8.0, no torchcodec (the backend-dispatch era, 2.5 to 2.8)
-#   cpu   : torch 2.13.0 CPU-only build, no torchaudio (the default pip torch on Windows:
+#   cpu   : torch 2.13.0+cpu, the CPU-only build (its wheel lies in /opt/wheels on these machines),
+#           no torchaudio (like the default pip torch on Windows:
 #           torch.cuda.synchronize() raises "Torch not compiled with CUDA enabled")
 # Venvs are kept outside the clone and reused while their pins match. Debian's FFmpeg 5.1
 # shared libraries are fetched with `apt-get download` and unpacked with `dpkg -x` into a
@@ -16,7 +17,7 @@ tools="librosa==0.11.0 soundfile wrapt numpy pytest hypothesis psutil av"
 case "$flavour" in
   main)  pins="torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1" ;;
   era28) pins="torch==2.8.0 torchaudio==2.8.0" ;;
-  cpu)   pins="torch==2.13.0"; tools="librosa==0.11.0 soundfile wrapt numpy pytest psutil" ;;
+  cpu)   pins="torch==2.13.0+cpu"; tools="librosa==0.11.0 soundfile wrapt numpy pytest psutil" ;;
   *) echo "unknown environment: $flavour" >&2; exit 2 ;;
 esac
 venv=$cache/venv-$flavour
