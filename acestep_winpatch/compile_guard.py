@@ -37,9 +37,10 @@ __all__ = ["CallGuard", "OptimizedModule", "guard_function", "guard_module", "gu
 class CallGuard:
     """Compiled until the compiler fails, then the fallback for good; user errors pass through.
 
-    The guarded function made by :func:`_guarded` runs the compiled fast path itself and hands
-    everything else here. The first calls are serialised: concurrent first callers compile, or
-    fall back, once. ``policy`` (``patches.compile.CompilePolicy``) answers ``initial_reason()``,
+    The guarded function made by :func:`_guarded` sends each call here by state: compiled calls
+    to :meth:`attempt`, first calls to :meth:`call`, and calls after a fallback straight to it.
+    The first calls are serialised: concurrent first callers compile, or fall back, once.
+    ``policy`` (``patches.compile.CompilePolicy``) answers ``initial_reason()``,
     ``preflight(args, kwargs, owner)``, ``failure_reason(error)``, ``fell_back(reason,
     predicted)`` and ``fallback(original)``.
     """
@@ -103,19 +104,13 @@ class CallGuard:
 
 
 def _guarded(compiled, guard):
-    """A function standing in for ``compiled``: its fast path, then ``guard`` for the rest."""
+    """A function standing in for ``compiled``, routing each call by ``guard``'s state."""
 
     @functools.wraps(compiled)
     def guarded(*args, **kwargs):
         if guard.state is COMPILED:
-            try:
-                return compiled(*args, **kwargs)
-            except Exception as error:
-                reason = guard.policy.failure_reason(error)
-                if reason is None:
-                    raise
-                guard.fall_back(reason, predicted=False)
-        elif guard.state is PENDING:
+            return guard.attempt(compiled, args, kwargs)
+        if guard.state is PENDING:
             return guard.call(compiled, args, kwargs)
         return guard.fallback(*args, **kwargs)
 
