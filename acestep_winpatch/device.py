@@ -35,10 +35,9 @@ def get_optimal_device():
     """The best device here: cuda, then mps, then xpu, then cpu. A probe that raises counts as no."""
     if cuda_policy.cuda_usable():
         return torch.device("cuda")
-    if _probe(lambda: torch.backends.mps.is_available()):
-        return torch.device("mps")
-    if _probe(lambda: torch.xpu.is_available()):
-        return torch.device("xpu")
+    for candidate in ("mps", "xpu"):
+        if cuda_policy.device_available(candidate):
+            return torch.device(candidate)
     return torch.device("cpu")
 
 

@@ -65,7 +65,7 @@ def _equivalent(name):
 
     device, function = None, None
     for candidate in ("mps", "xpu"):
-        if _device_available(torch, candidate):
+        if device_available(candidate):
             device, function = candidate, getattr(getattr(torch, candidate), name, None)
             break
     why = "CPU-only torch build" if not _cuda_built(torch) else "no usable CUDA device or driver"
@@ -82,7 +82,10 @@ def _cuda_built(torch):
         return False
 
 
-def _device_available(torch, device):
+def device_available(device):
+    """Whether the ``"mps"`` or ``"xpu"`` device is usable here; a probe that raises counts as no."""
+    import torch
+
     try:
         if device == "mps":
             return bool(torch.backends.mps.is_available())
