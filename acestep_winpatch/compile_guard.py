@@ -21,11 +21,12 @@ Imported only from the ``torch.compile`` proxy and ``device.py``, when torch is 
 
 import copy
 import functools
-import threading
 import weakref
 
 import torch
 from torch._dynamo.eval_frame import OptimizedModule
+
+from . import forksafe
 
 PENDING = "pending"
 COMPILED = "compiled"
@@ -54,7 +55,7 @@ class CallGuard:
         self.state = PENDING
         self.reason = None
         self.fallback = None
-        self._lock = threading.RLock()
+        self._lock = forksafe.RLock()
         reason = reason or policy.initial_reason()
         if reason:
             self.fall_back(reason, predicted=True)

@@ -6,7 +6,7 @@ the values it accepts.
 """
 
 import os
-import threading
+from . import forksafe
 
 MASTER_SWITCH = "ACESTEP_WINPATCH"
 DISABLE = "ACESTEP_WINPATCH_DISABLE"
@@ -18,7 +18,7 @@ FALSE_WORDS = ("0", "false", "no", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 COMPILE_POLICIES = ("attempt", "eager")  # or the name of a torch.compile backend
 
-_lock = threading.Lock()
+_lock = forksafe.Lock()
 _current = None
 
 

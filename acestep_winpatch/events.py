@@ -3,11 +3,10 @@
 Each kind of fallback logs one short warning per process, never one per call.
 """
 
-import threading
-
+from . import forksafe
 from .log import warn_once
 
-_lock = threading.Lock()
+_lock = forksafe.Lock()
 _counts = {}
 _reasons = {}
 _notes = {}

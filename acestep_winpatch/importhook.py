@@ -10,7 +10,9 @@ when torch's own import dwarfs it.
 import sys
 import threading
 
-_lock = threading.RLock()
+from . import forksafe
+
+_lock = forksafe.RLock()
 _hooks = {}  # module name -> [callback]
 _fired = {}  # module name -> the module object its hooks last ran for
 

@@ -6,9 +6,9 @@ It carries a NullHandler, as a library's logger should; ``ACESTEP_WINPATCH_LOG_L
 see it without configuring logging themselves.
 """
 
-import threading
+from . import forksafe
 
-_lock = threading.RLock()
+_lock = forksafe.RLock()
 _logger = None
 _stderr_handler = None
 _warned = set()

@@ -7,9 +7,7 @@ thread that is importing torch and waiting for the same lock in its hook.
 """
 
 import sys
-import threading
-
-from . import config, importhook
+from . import config, forksafe, importhook
 from .log import get_logger, warn_once
 
 MISSING = object()
@@ -63,7 +61,7 @@ class Record:
         return {"target": self.patch.target, "state": self.state, "detail": self.detail}
 
 
-_lock = threading.RLock()
+_lock = forksafe.RLock()
 _records = {}
 _applied = False
 _hooked = set()

@@ -55,7 +55,7 @@ import sys
 import threading
 import types
 
-from .. import events
+from .. import events, forksafe
 from ..registry import Patch
 
 # Messages by which native torchaudio says its backend cannot run at all, wherever they appear
@@ -145,7 +145,7 @@ _native_works = set()  # operation names whose native call has succeeded once in
 # and threads importing it at once get Python's "_DeadlockError: deadlock detected by
 # _ModuleLock('torchcodec.decoders')" instead of its real answer. Later threads then also
 # find the verdict already remembered and never pay for a failing attempt.
-_learning = threading.Lock()
+_learning = forksafe.Lock()
 _local = threading.local()
 
 

@@ -15,14 +15,12 @@ Nothing here imports torch at module level: the package must import without it.
 
 import os
 import sys
-import threading
-
-from .. import config, events
+from .. import config, events, forksafe
 from ..registry import Patch
 
 #: What this process has learnt is missing ("cxx", "triton") -> why; later compiles skip it.
 _missing = {}
-_missing_lock = threading.Lock()
+_missing_lock = forksafe.Lock()
 
 _GPU_DEVICES = ("cuda", "xpu")
 
