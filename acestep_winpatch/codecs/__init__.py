@@ -56,10 +56,10 @@ what is available. Defaults follow torchaudio 2.11: float samples become 16-bit 
 (24-bit in FLAC), integer tensors (int16, int32, uint8) keep their width. See
 ``soundfile_codec.subtype_for`` and ``compression_options`` for the mappings. 1-D input is
 mono. NaN or Inf samples raise ValueError (nothing is written); values beyond [-1, 1] are
-clipped to full scale in integer formats. Files are written to a temporary beside the
-destination and moved into place with ``os.replace``: a failure leaves an existing
-destination byte-identical. A file-like destination receives the bytes only once encoding
-succeeded (it needs ``format=``).
+clipped to full scale in integer formats. A path is written through ``destination.place``: a
+temporary beside the real file, put in place only once finished, so a failure leaves an existing
+destination byte-identical (symlinks, mode and owner are kept as native keeps them). A file-like
+destination receives the bytes only once encoding succeeded (it needs ``format=``).
 """
 
 import importlib.util
@@ -70,6 +70,7 @@ import torch
 
 from . import formats, sources, wav
 from .contract import AudioInfo, DecodeError, UnsupportedFormat
+from .destination import place
 
 __all__ = ["AudioInfo", "DecodeError", "UnsupportedFormat", "available_formats", "decode", "encode", "read_info"]
 
@@ -199,7 +200,7 @@ def encode(destination, tensor, sample_rate, *, channels_first=True, format=None
         codec.write(encoded, array, int(sample_rate), chosen, subtype, options)
         destination.write(encoded.getvalue())
     else:
-        codec.write_atomically(os.fspath(destination), array, int(sample_rate), chosen, subtype, options)
+        place(destination, lambda path: codec.write(path, array, int(sample_rate), chosen, subtype, options))
 
 
 def _as_channels_first(tensor, channels_first, sample_rate):

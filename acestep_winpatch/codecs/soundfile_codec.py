@@ -1,9 +1,7 @@
 """Decoding and encoding through libsndfile (the ``soundfile`` package): exact for WAV and FLAC,
 and the encoder for every format we write."""
 
-import errno
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -264,39 +262,3 @@ def check_writable(format, subtype):
     if not soundfile.check_format(major, subtype):
         valid = sorted(soundfile.available_subtypes(major))
         raise ValueError(f"{format} cannot store {subtype} samples here; this libsndfile writes it as {', '.join(valid)}")
-
-
-def temporary_path(destination):
-    """A new, exclusively created file beside ``destination``, for an atomic replace."""
-    folder, name = os.path.split(destination)
-    while True:
-        candidate = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
-        try:
-            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return candidate
-        except FileExistsError:
-            continue
-
-
-def write_atomically(destination, samples, sample_rate, format, subtype, options):
-    """Write to a temporary file in the destination's folder, then ``os.replace`` it into place.
-
-    On any failure the temporary is removed and an existing destination stays byte-identical.
-    """
-    folder = os.path.dirname(os.path.abspath(destination))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, "the destination folder does not exist", folder)
-    if os.path.isdir(destination):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), destination)
-    if os.path.exists(destination) and not os.access(destination, os.W_OK):
-        raise PermissionError(errno.EACCES, "the destination is read-only", destination)
-    partial = temporary_path(destination)
-    try:
-        write(partial, samples, sample_rate, format, subtype, options)
-        os.replace(partial, destination)
-    except BaseException:
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
-        raise
