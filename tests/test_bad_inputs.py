@@ -15,6 +15,7 @@ import struct
 
 import pytest
 
+import mounts
 from audio_material import write_file
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
@@ -139,19 +140,13 @@ check_save("save.zero_channels_existing", os.path.join(folder, "existing.wav"), 
 check_save("save.unsupported_format", os.path.join(folder, "out.xyz"), ok, must_fail=True)
 check_save("save.missing_folder", os.path.join(folder, "no such folder", "out.wav"), ok, must_fail=True)
 check_save("save.into_a_directory", spec["cases"]["directory"], ok, must_fail=True)
-if os.geteuid() != 0:  # root ignores permissions: there the case cannot be built without a read-only mount
-    locked = os.path.join(folder, "read-only folder")
-    os.makedirs(locked, exist_ok=True)
-    os.chmod(locked, 0o555)
-    check_save("save.read_only_folder", os.path.join(locked, "out.wav"), ok, must_fail=True)
-    read_only = os.path.join(folder, "read-only.wav")
-    with open(read_only, "wb") as handle:
-        handle.write(b"precious bytes")
-    os.chmod(read_only, 0o444)
-    how, value = outcome_of(torchaudio.save, read_only, ok, 16000)
-    if how == "raised":
-        check_error("save.read_only_file", value, read_only)
-    report("save.read_only_file.destination", open(read_only, "rb").read() == b"precious bytes", "unchanged?")
+check_save("save.parent_is_a_file", os.path.join(spec["good"]["wav"], "out.wav"), ok, must_fail=True)
+check_save("save.read_only_folder", os.path.join(spec["read_only_folder"], "out.wav"), ok, must_fail=True)
+read_only = spec["read_only_file"]
+how, value = outcome_of(torchaudio.save, read_only, ok, 16000)
+if how == "raised":
+    check_error("save.read_only_file", value, read_only)
+report("save.read_only_file.destination", open(read_only, "rb").read() == b"precious bytes", "unchanged?")
 how, value = outcome_of(torchaudio.save, os.path.join(folder, "zero-length.wav"), torch.zeros(2, 0), 16000)
 catchable = how == "raised" and any(base.__name__ in CATCHABLE for base in type(value).__mro__)
 report("save.zero_length", how == "returned" or catchable, f"{how}: {type(value).__name__}: {value}")
@@ -170,8 +165,19 @@ print("FALLBACKS " + json.dumps(acestep_winpatch.status()["fallbacks"]))
 """
 
 
-def test_bad_inputs_get_clear_errors(inputs):
-    spec = dict(inputs, frames=FRAMES, catchable=list(CATCHABLE))
+@pytest.fixture
+def read_only_places(tmp_path):
+    """An empty folder and a file holding ``precious bytes``, both read-only even to root (CI runs as
+    root, whom permissions do not stop: there they are read-only bind mounts)."""
+    folder, file = tmp_path / "read-only folder", tmp_path / "read-only.wav"
+    folder.mkdir()
+    file.write_bytes(b"precious bytes")
+    with mounts.read_only(folder), mounts.read_only(file):
+        yield {"read_only_folder": str(folder), "read_only_file": str(file)}
+
+
+def test_bad_inputs_get_clear_errors(inputs, read_only_places):
+    spec = dict(inputs, **read_only_places, frames=FRAMES, catchable=list(CATCHABLE))
     result = run_python(RUNNER, json.dumps(spec), env=clean_environment(), timeout=180, check=False)
     cases = [json.loads(line[5:]) for line in result.stdout.splitlines() if line.startswith("CASE ")]
     assert result.returncode == 0, f"the child died after {cases[-1:]}\n" + describe(result)

@@ -14,6 +14,7 @@ import pytest
 import soundfile
 import torch
 from audio_material import SPECS, spec, tone, write_long_material
+import mounts
 
 from acestep_winpatch import codecs
 from acestep_winpatch.codecs import librosa_codec, soundfile_codec, sources
@@ -446,13 +447,33 @@ def test_missing_destination_folder_is_named(tmp_path):
     assert caught.value.filename == str(folder)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write read-only files")
 def test_read_only_destination_is_a_permission_error(tmp_path):
+    """Read-only even to root (CI runs as root: there a read-only bind mount, see tests/mounts.py)."""
     path, before = existing_destination(tmp_path)
-    path.chmod(0o444)
-    with pytest.raises(PermissionError):
-        codecs.encode(path, signal(), 44100)
-    assert path.read_bytes() == before
+    with mounts.read_only(path):
+        with pytest.raises(PermissionError) as caught:
+            codecs.encode(path, signal(), 44100)
+        assert path.read_bytes() == before
+    assert caught.value.filename == str(path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_read_only_folder_fails_naming_the_destination_and_creates_nothing(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    with mounts.read_only(folder):
+        with pytest.raises(OSError) as caught:
+            codecs.encode(folder / "x.wav", signal(), 44100)
+        assert list(folder.iterdir()) == []
+    assert caught.value.errno in (errno.EACCES, errno.EROFS) and caught.value.filename == str(folder / "x.wav")
+
+
+def test_destination_whose_parent_is_a_file_is_not_a_directory_error(tmp_path):
+    path, before = existing_destination(tmp_path)
+    with pytest.raises(NotADirectoryError) as caught:
+        codecs.encode(path / "x.wav", signal(), 44100)
+    assert caught.value.filename == str(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 # ---------------------------------------------------------------- cost: imports and memory
