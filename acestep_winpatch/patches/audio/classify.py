@@ -98,18 +98,23 @@ def unavailable_reason(error, handled_by_caller=None):
     """``None``, or the reason (the error's own text) why the native backend cannot run."""
     for link in native_chain(error, handled_by_caller):
         if says_cannot_load(link):
-            return reason_text(link)
+            return reason_text(link, handled_by_caller)
     return None
 
 
-def reason_text(error):
+def reason_text(error, handled_by_caller=None):
     """``Type: first line`` of ``error`` in its own words, without the file of this call, plus
-    the first loader error its message quotes or, failing that, its cause's first line."""
+    the first loader error its message quotes or, failing that, its cause's first line.
+
+    torchcodec formats each failed attempt with ``traceback.format_exc()``, which also prints
+    whatever the caller was handling: those quoted lines are not the loader's and are skipped.
+    """
     head = first_line(str(error))
     for marker in FILE_SPECIFIC:
         head = head.split(marker)[0]
     text = f"{type(error).__name__}: {head}" if head else type(error).__name__
-    detail = quoted_loader_error(str(error))
+    callers = {f"{type(link).__name__}: {first_line(str(link))}" for link in _everything_linked(handled_by_caller)}
+    detail = quoted_loader_error(str(error), skip=callers)
     if detail is None and error.__cause__ is not None:
         detail = f"{type(error.__cause__).__name__}: {first_line(str(error.__cause__))}"
     if detail is not None:
@@ -117,14 +122,16 @@ def reason_text(error):
     return text if len(text) <= MAX_REASON else text[:MAX_REASON - 3] + "..."
 
 
-def quoted_loader_error(message):
+def quoted_loader_error(message, skip=()):
     """The first error line of a traceback quoted inside ``message`` that is the loader's own
     (``OSError: libavutil.so.60: cannot open shared object file``), not torch's rewrapping
-    of it (``OSError: Could not load this library: ...``)."""
+    of it (``OSError: Could not load this library: ...``) nor one of ``skip``."""
     for line in message.splitlines()[1:]:
         match = QUOTED_ERROR.match(line)
         if match and not match.group(2).startswith("Could not load this library"):
-            return f"{match.group(1)}: {match.group(2).strip()}"
+            quoted = f"{match.group(1)}: {match.group(2).strip()}"
+            if quoted not in skip:
+                return quoted
     return None
 
 
