@@ -448,3 +448,34 @@ def test_no_warning_escapes_a_plain_load(material):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torchaudio.load(material["wav_pcm16_44k_stereo"])
+
+
+def decoders_during(call):
+    """``{read kind: {decoder: reads}}`` that ``status()`` counted while ``call()`` ran."""
+    before = acestep_winpatch.status()["decoders"]
+    call()
+    after = acestep_winpatch.status()["decoders"]
+    return {kind: {name: n - before.get(kind, {}).get(name, 0) for name, n in served.items()
+                   if n > before.get(kind, {}).get(name, 0)}
+            for kind, served in after.items() if served != before.get(kind)}
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_status_names_the_decoder_that_served(material, ffmpeg_works, channels_first):
+    """Issue 11.5: 8-bit WAV through the built-in reader (it failed with channels_first=True and
+    the chain hid it behind libsndfile); where FFmpeg works, torchaudio itself."""
+    served = decoders_during(lambda: torchaudio.load(material["wav_u8_16k_mono"], channels_first=channels_first))
+    assert served == {"audio.load": {"torchaudio" if ffmpeg_works else "wav": 1}}
+    served = decoders_during(lambda: torchaudio.info(material["flac_16_44k_stereo"]))
+    assert served == {"audio.info": {"soundfile": 1}}  # torchaudio 2.11 has no info: the restored one read it
+
+
+def test_doctor_audio_checks_name_their_decoders(ffmpeg_works):
+    from acestep_winpatch.doctor import checks
+
+    results = checks.run(acestep_winpatch.status)
+    expected = {"wav": "wav", "flac": "soundfile", "mp3": "soundfile", "ogg": "pyav"}
+    for extension, fallback_decoder in expected.items():
+        result = results[f"audio {extension}"]
+        assert result["decoders"]["audio.load"] == {"torchaudio" if ffmpeg_works else fallback_decoder: 1}, result
+        assert "decoded: " in result["detail"] and "load by " in result["detail"], result
