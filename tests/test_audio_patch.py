@@ -479,3 +479,16 @@ def test_doctor_audio_checks_name_their_decoders(ffmpeg_works):
         result = results[f"audio {extension}"]
         assert result["decoders"]["audio.load"] == {"torchaudio" if ffmpeg_works else fallback_decoder: 1}, result
         assert "decoded: " in result["detail"] and "load by " in result["detail"], result
+
+
+def test_compression_is_torchcodecs_bit_rate(tmp_path):
+    """torchaudio 2.11 passes ``compression`` to FFmpeg as a bit rate: MP3 follows it, FLAC ignores it."""
+    noise = torch.rand(2, 48000) - 0.5
+    sizes = {}
+    for extension, levels in (("flac", (0, 8)), ("mp3", (32000, 320000))):
+        for level in levels:
+            path = tmp_path / f"level {level}.{extension}"
+            torchaudio.save(path, noise, 48000, compression=level)
+            sizes[extension, level] = path.stat().st_size
+    assert sizes["flac", 0] == sizes["flac", 8]
+    assert sizes["mp3", 320000] > 5 * sizes["mp3", 32000]

@@ -47,7 +47,8 @@ class TorchCodecContract:
     ``bits_per_sample``, ``buffer_size`` and ``backend`` are ignored with native's warnings,
     the extension alone decides the format (no known extension, or a file-like destination,
     fails as natively); float WAV is written as 16-bit PCM and FLAC as 24-bit; ``compression``
-    is the MP3 bit rate (see ``codecs.soundfile_codec.compression_options``).
+    is torchcodec's bit rate: MP3's (``codecs.soundfile_codec.compression_options``), nothing for
+    lossless formats, and for Vorbis libsndfile's quality, the one setting it has.
     """
 
     skips_known_unavailable = True  # a failing native attempt retries five FFmpeg versions (~3 ms)
@@ -68,6 +69,8 @@ class TorchCodecContract:
         "backend": "The 'backend' parameter is not used by TorchCodec AudioEncoder.",
     }
     COMPRESSION_TYPE = "Unsupported compression type {}. TorchCodec AudioEncoder expects int or float for bit_rate."
+    # Lossless formats, for which torchcodec's bit rate changes nothing (measured: FLAC identical at 0 and 8).
+    IGNORES_BIT_RATE = {"wav", "flac", "aiff", "au", "w64", "caf"}
 
     def warning_site(self, operation, native, caller):
         """torchaudio's own ``load``/``save`` delegate to the ``*_with_torchcodec`` functions,
@@ -122,8 +125,9 @@ class TorchCodecContract:
             compression = None
         uri = call["uri"]
         try:
-            codecs.encode(uri, src, sample_rate, channels_first=call["channels_first"],
-                          format=_format_by_extension(uri), compression=compression)
+            fmt = _format_by_extension(uri)
+            codecs.encode(uri, src, sample_rate, channels_first=call["channels_first"], format=fmt,
+                          compression=None if fmt in self.IGNORES_BIT_RATE else compression)
         except (codecs.UnsupportedFormat, ValueError, RuntimeError, OSError) as error:
             raise self.both_failed(request, error) from error
 
