@@ -1,7 +1,7 @@
 """The explicit audio helpers: load a song as ACE-Step wants it, whatever this machine's torchaudio can do.
 
 They run through the same native-first policy as the patched ``torchaudio.load``/``info``
-(``patches.audio.native_first``), whether or not the patches are applied: a caller who asks
+(``patches.audio.policy.native_first``), whether or not the patches are applied: a caller who asks
 for a *safe* load by name gets the fallback even with ``ACESTEP_WINPATCH_DISABLE=audio``.
 
 Channels
@@ -20,7 +20,7 @@ Resampling (``target_sr``)
 import torch
 import torchaudio
 
-from .patches.audio import create_info, native_first
+from .patches.audio.policy import create_info, native_first
 from .proxies import WinpatchProxy
 
 SOXR_QUALITY = "HQ"

@@ -1,4 +1,5 @@
-"""What happened at run time: how often each kind of fallback fired, and notes for ``status()``.
+"""What happened at run time: how often each kind of fallback fired, which decoder served
+each audio read, and notes for ``status()``.
 
 Each kind of fallback logs one short warning per process, never one per call.
 """
@@ -10,6 +11,7 @@ _lock = forksafe.Lock()
 _counts = {}
 _reasons = {}
 _notes = {}
+_decoders = {}
 
 
 def fallback(kind, reason):
@@ -18,6 +20,13 @@ def fallback(kind, reason):
         _counts[kind] = _counts.get(kind, 0) + 1
         _reasons.setdefault(kind, reason)
     warn_once(("fallback", kind), "%s fell back: %s", kind, reason)
+
+
+def decoded(kind, decoder):
+    """Count one read of ``kind`` (``audio.load``) served by ``decoder`` (``torchaudio``, ``wav``, ``soundfile``, ...)."""
+    with _lock:
+        served = _decoders.setdefault(kind, {})
+        served[decoder] = served.get(decoder, 0) + 1
 
 
 def note(key, text):
@@ -31,4 +40,5 @@ def snapshot():
         return {
             "fallbacks": {kind: {"count": n, "first_reason": _reasons[kind]} for kind, n in _counts.items()},
             "notes": dict(_notes),
+            "decoders": {kind: dict(served) for kind, served in _decoders.items()},
         }

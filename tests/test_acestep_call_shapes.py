@@ -6,6 +6,7 @@ back empty, because ACE-Step 1.5 swallows load errors and would generate without
 user's reference audio.
 """
 
+import pytest
 import soundfile
 import torch
 import torchaudio
@@ -61,3 +62,16 @@ def test_reference_audio_for_cover_and_repaint_is_really_loaded(material):
     assert audio.pow(2).mean().sqrt() > 0.3  # a 0.5-amplitude tone, not silence
     segment, _ = torchaudio.load(material["mp3_44k_stereo"], frame_offset=11025, num_frames=22050)
     assert segment.shape == (2, 22050)
+
+
+@pytest.mark.parametrize("extension", ["wav", "flac", "mp3", "ogg", "opus"])
+def test_export_in_every_format_with_the_ffmpeg_backend(tmp_path, extension):
+    """ACE-Step 1.5's export: ``torchaudio.save(path, audio, 48000, backend="ffmpeg")`` for the format
+    the user picked. torchaudio 2.11 ignores ``backend=`` with a warning, natively and through the fallback."""
+    audio = torch.from_numpy(tone(1.0, 48000, 2))
+    path = tmp_path / f"output.{extension}"
+    with pytest.warns(UserWarning, match="The 'backend' parameter is not used by TorchCodec AudioEncoder"):
+        torchaudio.save(str(path), audio, 48000, backend="ffmpeg")
+    back, sample_rate = torchaudio.load(path)
+    assert sample_rate == 48000 and back.shape[0] == 2 and abs(back.shape[1] - 48000) <= 2048
+    assert abs(back.pow(2).mean().sqrt() - audio.pow(2).mean().sqrt()) < 0.05

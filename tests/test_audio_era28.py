@@ -196,3 +196,44 @@ def test_torchcodec_functions_without_torchcodec(int16_wav, tmp_path):
     assert out["save"] == [1, "PCM_24"]  # the torchcodec contract: 1-D is mono, float FLAC is 24-bit
     reason = out["fallbacks"]["audio.load_with_torchcodec"]["first_reason"]
     assert reason.startswith("ImportError: TorchCodec is required for load_with_torchcodec")
+
+
+ACESTEP_FORMATS = ["wav", "flac", "mp3", "ogg", "opus"]
+# (container, subtype) each format ends up in: torchaudio 2.8's soundfile backend for the first
+# four (float32 WAV is 32-bit float, FLAC 16-bit), the fallback writer for opus.
+WRITTEN_AS = {"wav": ["WAV", "FLOAT"], "flac": ["FLAC", "PCM_16"], "mp3": ["MP3", "MPEG_LAYER_III"],
+              "ogg": ["OGG", "VORBIS"], "opus": ["OGG", "OPUS"]}
+
+
+@pytest.mark.parametrize("backend", ["ffmpeg", "sox"])
+def test_every_acestep_format_with_a_backend_this_installation_lacks(tmp_path, m4a, backend):
+    """Issue 11.3: ACE-Step 1.5 pins torchaudio 2.7 on Windows and saves with ``backend="ffmpeg"``;
+    torchaudio's own dispatch then falls to soundfile, whose backend refuses opus
+    (``ValueError: Unsupported format: opus``): the fallback writer serves that call."""
+    out = run_era28(f"""
+        import soundfile
+        signal = torch.rand(2, 48000) - 0.5
+        results = {{}}
+        for extension in {ACESTEP_FORMATS!r}:
+            path = {str(tmp_path)!r} + "/song." + extension
+            saved = attempt(lambda: torchaudio.save(path, signal, 48000, backend={backend!r}))
+            info = soundfile.info(path) if "ok" in saved else None
+            loaded = attempt(lambda: (lambda waveform, rate: [list(waveform.shape), rate])(
+                *torchaudio.load(path, backend={backend!r})))
+            results[extension] = [saved, [info.format, info.subtype] if info else None, loaded]
+        out["results"] = results
+        out["m4a"] = attempt(lambda: list(torchaudio.load({str(m4a)!r}, backend={backend!r})[0].shape))
+        out["opus_asked_of_soundfile"] = attempt(lambda: torchaudio.save(
+            {str(tmp_path)!r} + "/explicit.opus", signal, 48000, backend="soundfile"))
+    """)
+    for extension in ACESTEP_FORMATS:
+        saved, written, loaded = out["results"][extension]
+        assert saved == {"ok": None} and written == WRITTEN_AS[extension], (extension, out["results"][extension])
+        (channels, frames), rate = loaded["ok"]
+        assert channels == 2 and rate == 48000 and abs(frames - 48000) <= 2048, (extension, loaded)
+    assert out["m4a"]["ok"][0] == 2
+    assert out["opus_asked_of_soundfile"]["error"] == "ValueError"  # the backend asked for by name answers
+    assert out["opus_asked_of_soundfile"]["message"] == "Unsupported format: opus"
+    reasons = {kind: entry["first_reason"] for kind, entry in out["fallbacks"].items()}
+    assert f"{backend!r} is not available" in reasons["audio.load"] and f"{backend!r} is not available" in reasons["audio.save"]
+    assert out["fallbacks"]["audio.save"]["count"] == 2  # the retry through torchaudio's dispatch, then opus

@@ -8,6 +8,7 @@ and the one-warning rule are checked in fresh interpreters, where nothing has fa
 
 import io
 import json
+import re
 import warnings
 
 import numpy as np
@@ -111,14 +112,142 @@ def test_missing_file_is_file_not_found_and_runtime_error(tmp_path):
         with pytest.raises(FileNotFoundError) as raised:
             call()
         assert isinstance(raised.value, RuntimeError)
-        assert raised.value.filename == str(missing)
+        assert raised.value.filename == str(missing) and raised.value.errno == 2
+
+
+@pytest.mark.parametrize("load", ["load", "load_with_torchcodec"])
+def test_missing_file_message_is_natives(tmp_path, load):
+    """Issue 11.2: code matching native's message (torchaudio's own test_invalid_file does) keeps working."""
+    missing = tmp_path / "no such song.wav"
+    expected = f"^Failed to create AudioDecoder for {re.escape(str(missing))}: .*" \
+               f"Could not open input file: {re.escape(str(missing))} No such file or directory$"
+    with pytest.raises(RuntimeError, match=expected) as raised:
+        getattr(torchaudio, load)(missing)
+    assert isinstance(raised.value, policy.AudioFileNotFoundError)
 
 
 def test_corrupt_file_raises(tmp_path):
     corrupt = tmp_path / "corrupt.flac"
     corrupt.write_bytes(b"fLaC" + bytes(range(256)) * 8)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=f"^Failed to create AudioDecoder for {re.escape(str(corrupt))}: "):
         torchaudio.load(corrupt)
+
+
+# What native torchaudio 2.11 raises for each bad input (recorded here with FFmpeg 5.1 visible:
+# type, and the start of its message; the rest names torchcodec's internals). The fallback must
+# raise the same type with a message starting the same way. ``test_recorded_errors_are_natives``
+# re-checks the recording against torchaudio's own functions wherever FFmpeg works.
+NATIVE_ERRORS = {
+    "corrupt wav": ("load", lambda d: ((d / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20),
+                                       d / "corrupt.wav")[1], RuntimeError, "Failed to create AudioDecoder for {uri}: "),
+    "empty file": ("load", lambda d: ((d / "empty.wav").write_bytes(b""), d / "empty.wav")[1],
+                   RuntimeError, "Failed to create AudioDecoder for {uri}: "),
+    "text named mp3": ("load", lambda d: ((d / "text.mp3").write_bytes(b"not audio at all\n" * 50), d / "text.mp3")[1],
+                       RuntimeError, "Failed to create AudioDecoder for {uri}: "),
+    "a directory": ("load", lambda d: d, RuntimeError, "Failed to create AudioDecoder for {uri}: "),
+    "junk bytes": ("load", lambda d: io.BytesIO(b"junk" * 100), RuntimeError, "Failed to create AudioDecoder for {uri}: "),
+    "unknown extension": ("save", lambda d: d / "song.xyz", RuntimeError, "Failed to save audio to {uri}: "),
+    "no extension": ("save", lambda d: d / "song", RuntimeError, "Failed to save audio to {uri}: "),
+    "into a directory": ("save", lambda d: d, RuntimeError, "Failed to save audio to {uri}: "),
+    "missing folder": ("save", lambda d: d / "nowhere" / "song.wav", RuntimeError, "Failed to save audio to {uri}: "),
+    "file-like destination": ("save", lambda d: io.BytesIO(), RuntimeError, "Failed to save audio to {uri}: "),
+    "no channels": ("save", lambda d: (d / "song.wav", torch.zeros(0, 100)), RuntimeError,
+                    "Failed to save audio to {uri}: "),
+    "3-D tensor": ("save", lambda d: (d / "song.wav", torch.zeros(1, 2, 100)), ValueError,
+                   "Expected 1D or 2D tensor, got 3D tensor"),
+    "not a tensor": ("save", lambda d: (d / "song.wav", [0.0, 0.1]), ValueError,
+                     "Expected src to be a torch.Tensor, got <class 'list'>"),
+    "negative sample rate": ("save", lambda d: (d / "song.wav", torch.zeros(2, 100), -1), ValueError,
+                             "sample_rate must be positive, got -1"),
+}
+
+
+def provoke(case, folder, load, save):
+    verb, make, expected_type, expected_start = NATIVE_ERRORS[case]
+    made = make(folder)
+    uri, src, rate = (made + (16000,))[:3] if isinstance(made, tuple) else (made, torch.zeros(2, 100), 16000)
+    with pytest.raises(Exception) as raised:
+        load(uri) if verb == "load" else save(uri, src, rate)
+    return raised.value, expected_type, expected_start.format(uri=uri)
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_ERRORS))
+def test_errors_read_as_natives(tmp_path, case):
+    """Issue 11.2: the same type and the same opening words as native, where it works or not."""
+    error, expected_type, expected_start = provoke(case, tmp_path, torchaudio.load, torchaudio.save)
+    assert isinstance(error, expected_type), (type(error), error)
+    assert str(error).startswith(expected_start), str(error)
+
+
+@pytest.mark.needs_ffmpeg
+@pytest.mark.parametrize("case", sorted(NATIVE_ERRORS))
+def test_recorded_errors_are_natives(tmp_path, case):
+    error, expected_type, expected_start = provoke(case, tmp_path, native_load, registry.original("audio.save"))
+    assert type(error) is expected_type and str(error).startswith(expected_start), (type(error), error)
+
+
+# torchaudio 2.11's warnings for the arguments it ignores, in the order it emits them
+# (torchaudio/_torchcodec.py); native writes the file whatever their values.
+SAVE_IGNORED = [
+    ("format", "wav", "The 'format' parameter is not used by TorchCodec AudioEncoder. "
+                      "Format is determined by the file extension."),
+    ("encoding", "PCM_16", "The 'encoding' parameter is not fully supported by TorchCodec AudioEncoder."),
+    ("bits_per_sample", 32, "The 'bits_per_sample' parameter is not directly supported by TorchCodec AudioEncoder."),
+    ("buffer_size", 8192, "The 'buffer_size' parameter is not used by TorchCodec AudioEncoder."),
+    ("backend", "soundfile", "The 'backend' parameter is not used by TorchCodec AudioEncoder."),
+]
+LOAD_IGNORED = [
+    ("normalize", False, "TorchCodec AudioDecoder always returns normalized float32 samples. "
+                         "The 'normalize=False' parameter is ignored."),
+    ("buffer_size", 8192, "The 'buffer_size' parameter is not used by TorchCodec AudioDecoder."),
+    ("backend", "ffmpeg", "The 'backend' parameter is not used by TorchCodec AudioDecoder."),
+    ("format", "mp3", "The 'format' parameter is not supported by TorchCodec AudioDecoder."),
+]
+
+
+def caught_warnings(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [(w.category, str(w.message)) for w in caught if "TorchCodec" in str(w.message)]
+
+
+@pytest.mark.parametrize("encoding, bits", [("PCM_16", None), ("PCM_F", 32), ("ULAW", 8), ("PCM_S", 12), (None, 64)])
+def test_save_ignores_encoding_and_bits_with_natives_warnings(tmp_path, encoding, bits):
+    """Issue 11.1: a save native accepts is never refused; float WAV is 16-bit PCM whatever was asked."""
+    path = tmp_path / "song.wav"
+    _, seen = caught_warnings(lambda: torchaudio.save(path, torch.from_numpy(tone(0.1, 16000, 2)), 16000,
+                                                      encoding=encoding, bits_per_sample=bits))
+    expected = [text for name, _, text in SAVE_IGNORED if {"encoding": encoding, "bits_per_sample": bits}.get(name)]
+    assert seen == [(UserWarning, text) for text in expected]
+    assert soundfile.info(str(path)).subtype == "PCM_16"
+
+
+def test_save_every_ignored_argument_warns_in_natives_order(tmp_path):
+    path = tmp_path / "song.flac"
+    arguments = {name: value for name, value, _ in SAVE_IGNORED}
+    _, seen = caught_warnings(lambda: torchaudio.save(path, torch.from_numpy(tone(0.1, 16000, 2)), 16000, **arguments))
+    assert seen == [(UserWarning, text) for _, _, text in SAVE_IGNORED]
+    assert soundfile.info(str(path)).format == "FLAC" and soundfile.info(str(path)).subtype == "PCM_24"
+
+
+@pytest.mark.parametrize("function", ["load", "load_with_torchcodec"])
+def test_load_every_ignored_argument_warns_in_natives_order(material, function):
+    arguments = {name: value for name, value, _ in LOAD_IGNORED}
+    (waveform, rate), seen = caught_warnings(lambda: getattr(torchaudio, function)(material["wav_pcm16_44k_stereo"],
+                                                                                 **arguments))
+    assert seen == [(UserWarning, text) for _, _, text in LOAD_IGNORED]
+    assert waveform.dtype == torch.float32 and rate == 44100  # format="mp3" changed nothing
+
+
+@pytest.mark.parametrize("offset, count, start, stop", [(-5, 100, 0, 100), (0, -7, 0, None), (10, -1, 10, None),
+                                                        (10, 0, 10, 10)])
+def test_frame_arguments_native_accepts_are_never_refused(material, offset, count, start, stop):
+    """torchaudio 2.11 reads from the start for frame_offset <= 0 and to the end for any negative num_frames."""
+    path = material["wav_pcm16_44k_stereo"]
+    whole, _ = torchaudio.load(path)
+    part, _ = torchaudio.load(path, frame_offset=offset, num_frames=count)
+    assert torch.equal(part, whole[:, start:stop])
 
 
 def test_info_fields(material):
@@ -204,13 +333,12 @@ def test_broken_save_shapes_and_arguments(tmp_path):
     assert torchaudio.load(tmp_path / "mono.wav")[0].shape == (1, signal.shape[1])
     with pytest.raises(ValueError, match="Expected 1D or 2D tensor, got 3D tensor"):
         torchaudio.save(tmp_path / "cube.wav", signal[None], 16000)
-    torchaudio.save(tmp_path / "float.wav", signal, 16000, encoding="PCM_F", bits_per_sample=32)
-    assert soundfile.info(str(tmp_path / "float.wav")).subtype == "FLOAT"  # honoured by the fallback
     with pytest.warns(UserWarning, match="Format is determined by the file extension"):
         torchaudio.save(tmp_path / "really.flac", signal, 16000, format="wav")
     assert soundfile.info(str(tmp_path / "really.flac")).format == "FLAC"
-    torchaudio.save(tmp_path / "no_extension", signal, 16000, format="wav")  # format= fills in
-    assert soundfile.info(str(tmp_path / "no_extension")).format == "WAV"
+    with pytest.raises(RuntimeError, match="^Failed to save audio to .*no_extension: "):  # as natively
+        torchaudio.save(tmp_path / "no_extension", signal, 16000, format="wav")
+    assert not (tmp_path / "no_extension").exists()
 
 
 @pytest.mark.needs_broken_ffmpeg
@@ -219,6 +347,7 @@ def test_broken_unsupported_format_names_both_attempts(tmp_path):
         torchaudio.save(tmp_path / "song.xyz", torch.zeros(2, 100), 16000)
     error = raised.value
     assert isinstance(error, policy.AudioFormatError) and isinstance(error, RuntimeError)
+    assert str(error).startswith(f"Failed to save audio to {tmp_path / 'song.xyz'}: ")  # native's words first
     assert "Native torchaudio: unavailable" in str(error) and "Could not load libtorchcodec" in str(error)
     assert "flac" in str(error) and "wav" in str(error)  # the formats that are available
     assert isinstance(error.__cause__, codecs.UnsupportedFormat)
@@ -233,6 +362,7 @@ def test_broken_corrupt_file_names_both_attempts(tmp_path):
         torchaudio.load(corrupt)
     assert isinstance(raised.value, policy.AudioBackendError)
     message = str(raised.value)
+    assert message.startswith(f"Failed to create AudioDecoder for {corrupt}: ")
     assert "Native torchaudio: unavailable (RuntimeError: Could not load libtorchcodec" in message
     assert "Fallback" in message and "corrupt.wav" in message
     assert isinstance(raised.value.__cause__, codecs.DecodeError)
@@ -318,3 +448,47 @@ def test_no_warning_escapes_a_plain_load(material):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torchaudio.load(material["wav_pcm16_44k_stereo"])
+
+
+def decoders_during(call):
+    """``{read kind: {decoder: reads}}`` that ``status()`` counted while ``call()`` ran."""
+    before = acestep_winpatch.status()["decoders"]
+    call()
+    after = acestep_winpatch.status()["decoders"]
+    return {kind: {name: n - before.get(kind, {}).get(name, 0) for name, n in served.items()
+                   if n > before.get(kind, {}).get(name, 0)}
+            for kind, served in after.items() if served != before.get(kind)}
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_status_names_the_decoder_that_served(material, ffmpeg_works, channels_first):
+    """Issue 11.5: 8-bit WAV through the built-in reader (it failed with channels_first=True and
+    the chain hid it behind libsndfile); where FFmpeg works, torchaudio itself."""
+    served = decoders_during(lambda: torchaudio.load(material["wav_u8_16k_mono"], channels_first=channels_first))
+    assert served == {"audio.load": {"torchaudio" if ffmpeg_works else "wav": 1}}
+    served = decoders_during(lambda: torchaudio.info(material["flac_16_44k_stereo"]))
+    assert served == {"audio.info": {"soundfile": 1}}  # torchaudio 2.11 has no info: the restored one read it
+
+
+def test_doctor_audio_checks_name_their_decoders(ffmpeg_works):
+    from acestep_winpatch.doctor import checks
+
+    results = checks.run(acestep_winpatch.status)
+    expected = {"wav": "wav", "flac": "soundfile", "mp3": "soundfile", "ogg": "pyav"}
+    for extension, fallback_decoder in expected.items():
+        result = results[f"audio {extension}"]
+        assert result["decoders"]["audio.load"] == {"torchaudio" if ffmpeg_works else fallback_decoder: 1}, result
+        assert "decoded: " in result["detail"] and "load by " in result["detail"], result
+
+
+def test_compression_is_torchcodecs_bit_rate(tmp_path):
+    """torchaudio 2.11 passes ``compression`` to FFmpeg as a bit rate: MP3 follows it, FLAC ignores it."""
+    noise = torch.rand(2, 48000) - 0.5
+    sizes = {}
+    for extension, levels in (("flac", (0, 8)), ("mp3", (32000, 320000))):
+        for level in levels:
+            path = tmp_path / f"level {level}.{extension}"
+            torchaudio.save(path, noise, 48000, compression=level)
+            sizes[extension, level] = path.stat().st_size
+    assert sizes["flac", 0] == sizes["flac", 8]
+    assert sizes["mp3", 320000] > 5 * sizes["mp3", 32000]

@@ -155,7 +155,7 @@ def test_half_installed_package_starts_without_torch(missing, tmp_path):
 
 
 @pytest.mark.parametrize("missing, route", [("proxies.py", "sitecustomize"), ("proxies.py", "pth"),
-                                            ("registry.py", "sitecustomize"), ("patches/audio.py", "pth")])
+                                            ("registry.py", "sitecustomize"), ("patches/audio", "pth")])
 def test_half_installed_package_with_torch(missing, route, tmp_path):
     sandbox, folders = audited_sandbox(tmp_path, route, omit=[missing])
     result = run_user_script(sandbox, folders)

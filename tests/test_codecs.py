@@ -1,12 +1,12 @@
 """The fallback codecs against their contract, on real files, in both environments.
 
-Where FFmpeg works (``needs_ffmpeg``) the same files go through native torchaudio too, and the
-results must be equal, or differ exactly as ``acestep_winpatch.codecs`` documents.
+Where FFmpeg works (``needs_ffmpeg``) the same files go through native torchaudio too (its own
+functions, from ``registry.original``: importing ``acestep_winpatch`` patches ``torchaudio.load``),
+and the results must be equal, or differ exactly as ``acestep_winpatch.codecs`` documents.
 """
 
 import errno
 import io
-import os
 import struct
 
 import numpy as np
@@ -16,8 +16,8 @@ import torch
 from audio_material import SPECS, spec, tone, write_long_material
 import mounts
 
-from acestep_winpatch import codecs
-from acestep_winpatch.codecs import librosa_codec, soundfile_codec, sources
+from acestep_winpatch import codecs, registry
+from acestep_winpatch.codecs import librosa_codec, soundfile_codec, sources, wav
 
 LOSSLESS = [name for name in SPECS if name.startswith(("wav", "flac"))]
 PCM_WAV_DTYPES = {"PCM_16": torch.int16, "PCM_24": torch.int32, "PCM_32": torch.int32, "PCM_U8": torch.uint8}
@@ -27,6 +27,29 @@ def reference(path):
     """libsndfile's own float32 ``[C, T]`` decode of ``path``."""
     samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     return torch.from_numpy(np.ascontiguousarray(samples.T)), sample_rate
+
+
+def native(name):
+    """torchaudio 2.11's own function ``name`` (the patch attaches when torchaudio is imported)."""
+    import torchaudio  # noqa: F401
+
+    return registry.original(name)
+
+
+def native_load(*args, **kwargs):
+    """torchaudio 2.11's own decode (torchcodec), not our proxy."""
+    return native("audio.load_with_torchcodec")(*args, **kwargs)
+
+
+def native_save(*args, **kwargs):
+    """torchaudio 2.11's own encode (torchcodec), not our proxy."""
+    return native("audio.save_with_torchcodec")(*args, **kwargs)
+
+
+def served_by(call):
+    """``(result, decoders)``: what ``call(record)`` returned and the decoders it reported."""
+    decoders = []
+    return call(decoders.append), decoders
 
 
 def libsndfile_only(path, **options):
@@ -123,6 +146,44 @@ def test_channels_last_is_the_transpose(material, name):
     first, _ = codecs.decode(material[name], frame_offset=7, num_frames=3000)
     last, _ = codecs.decode(material[name], frame_offset=7, num_frames=3000, channels_first=False)
     assert last.is_contiguous() and torch.equal(last, first.t())
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+@pytest.mark.parametrize("name", [n for n in LOSSLESS if n.startswith("wav")])
+def test_every_plain_wav_is_served_by_the_wav_reader(material, name, channels_first):
+    """Issue 11.5: 8-bit WAV with ``channels_first=True`` failed in the built-in reader and the
+    chain hid it by moving on to libsndfile. The decoder that served is now reported."""
+    (tensor, rate), decoders = served_by(lambda record: codecs.decode(material[name], channels_first=channels_first,
+                                                                      record=record))
+    assert decoders == ["wav"]
+    expected, expected_rate = reference(material[name])
+    assert rate == expected_rate and torch.equal(tensor, expected if channels_first else expected.t())
+    info, decoders = served_by(lambda record: codecs.read_info(material[name], record=record))
+    assert decoders == ["wav"] and info.num_frames == expected.shape[1]
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_8_bit_wav_through_the_wav_reader_itself(material, channels_first):
+    """The reader alone, no chain to hide it: 8-bit samples map to (x - 128) / 128 in both layouts."""
+    tensor, rate = wav.decode(sources.resolve(material["wav_u8_16k_mono"]), 0, -1, channels_first, True)
+    expected, _ = reference(material["wav_u8_16k_mono"])
+    assert rate == 16000 and torch.equal(tensor, expected if channels_first else expected.t())
+
+
+@pytest.mark.parametrize("name, decoder", [("flac_16_44k_stereo", "soundfile"), ("mp3_44k_stereo", "soundfile"),
+                                           ("ogg_44k_stereo", "pyav")])
+def test_the_decoder_that_served_is_reported(material, name, decoder):
+    _, decoders = served_by(lambda record: codecs.decode(material[name], record=record))
+    assert decoders == [decoder]
+
+
+def test_a_failed_decode_reports_no_decoder(tmp_path):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)
+    decoders = []
+    with pytest.raises(codecs.DecodeError, match="Could not decode audio from"):
+        codecs.decode(junk, record=decoders.append)
+    assert decoders == []
 
 
 @pytest.mark.parametrize("name", [n for n in LOSSLESS if n.startswith("wav") and spec(n)[3] in PCM_WAV_DTYPES])
@@ -355,7 +416,8 @@ def test_integer_tensors_keep_their_width(tmp_path, dtype, subtype, full_scale):
 def test_channels_last_and_one_dimensional_input(tmp_path):
     original = signal(channels=3)
     codecs.encode(tmp_path / "last.flac", original.t(), 44100, channels_first=False)
-    assert torch.equal(codecs.decode(tmp_path / "last.flac")[0], codecs.decode(tmp_path / "last.flac")[0])
+    codecs.encode(tmp_path / "first.flac", original, 44100)
+    assert (tmp_path / "last.flac").read_bytes() == (tmp_path / "first.flac").read_bytes()
     assert (codecs.decode(tmp_path / "last.flac")[0] - original).abs().max() <= 2 ** -23
     codecs.encode(tmp_path / "mono.wav", original[0], 44100)
     assert codecs.decode(tmp_path / "mono.wav")[0].shape == (1, original.shape[1])
@@ -388,7 +450,7 @@ def test_unknown_or_missing_format_lists_what_is_available(tmp_path):
     assert "xyz" in str(caught.value) and isinstance(caught.value, ValueError)
     with pytest.raises(codecs.UnsupportedFormat, match="m4a"):
         codecs.encode(tmp_path / "song.wav", signal(), 44100, format="m4a")
-    with pytest.raises(codecs.UnsupportedFormat):
+    with pytest.raises(codecs.UnsupportedFormat, match="none given"):
         codecs.encode(io.BytesIO(), signal(), 44100)
     assert list(tmp_path.iterdir()) == []
 
@@ -400,17 +462,28 @@ def test_available_formats_cover_the_required_ones():
     assert formats["read"] == sorted(formats["read"]) and formats["write"] == sorted(formats["write"])
 
 
-@pytest.mark.parametrize("tensor", [torch.zeros(0, 100), torch.zeros(2, 0), torch.zeros(2, 3, 4)])
-def test_shapes_no_file_can_hold_are_value_errors(tmp_path, tensor):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("tensor, message", [(torch.zeros(0, 100), "cannot encode audio with 0 channels"),
+                                             (torch.zeros(2, 3, 4), "expected a 1-D or 2-D tensor, got 3-D")])
+def test_shapes_no_file_can_hold_are_value_errors(tmp_path, tensor, message):
+    with pytest.raises(ValueError, match=message):
         codecs.encode(tmp_path / "x.wav", tensor, 44100)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("options", [{"encoding": "PCM_S", "bits_per_sample": 12}, {"encoding": "OPUS"},
-                                     {"bits_per_sample": 16, "format": "mp3"}])
-def test_impossible_encodings_are_value_errors(tmp_path, options):
-    with pytest.raises(ValueError):
+def test_zero_frames_are_written_as_an_empty_file(tmp_path):
+    """torchaudio 2.11 writes ``save(path, torch.zeros(2, 0), rate)`` as a header with no samples."""
+    codecs.encode(tmp_path / "empty.wav", torch.zeros(2, 0), 16000)
+    info = soundfile.info(str(tmp_path / "empty.wav"))
+    assert (info.channels, info.frames, info.samplerate) == (2, 0, 16000)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"encoding": "PCM_S", "bits_per_sample": 12}, "cannot be written with 12 bits per sample"),
+    ({"encoding": "OPUS"}, "wav cannot be written with encoding='OPUS'"),
+    ({"bits_per_sample": 16, "format": "mp3"}, "mp3 does not take bits_per_sample"),
+])
+def test_impossible_encodings_are_value_errors(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
         codecs.encode(tmp_path / "x.wav", signal(), 44100, **options)
     assert list(tmp_path.iterdir()) == []
 
@@ -523,21 +596,17 @@ def test_long_decode_peak_memory_stays_near_the_result(tmp_path_factory, python,
 @pytest.mark.needs_ffmpeg
 @pytest.mark.parametrize("name", LOSSLESS)
 def test_lossless_decode_equals_native_torchaudio(material, name):
-    import torchaudio
-
-    native, native_rate = torchaudio.load(material[name])
+    native, native_rate = native_load(material[name])
     ours, rate = codecs.decode(material[name])
     assert rate == native_rate and torch.equal(ours, native)
-    native, _ = torchaudio.load(material[name], frame_offset=11, num_frames=777)
+    native, _ = native_load(material[name], frame_offset=11, num_frames=777)
     assert torch.equal(codecs.decode(material[name], frame_offset=11, num_frames=777)[0], native)
 
 
 @pytest.mark.needs_ffmpeg
 @pytest.mark.parametrize("name", ["mp3_44k_stereo", "mp3_16k_mono"])
 def test_mp3_differs_from_native_only_within_the_documented_tolerance(material, name):
-    import torchaudio
-
-    native, _ = torchaudio.load(material[name])
+    native, _ = native_load(material[name])
     ours, _ = codecs.decode(material[name])
     assert ours.shape == native.shape, "both remove the encoder delay and padding"
     assert (ours - native).abs().max() <= codecs.MP3_TOLERANCE
@@ -546,11 +615,9 @@ def test_mp3_differs_from_native_only_within_the_documented_tolerance(material, 
 @pytest.mark.needs_ffmpeg
 @pytest.mark.parametrize("name", ["ogg_44k_stereo", "ogg_48k_mono", "opus_48k_stereo"])
 def test_ogg_matches_native_through_pyav_and_differs_as_documented_without(material, name):
-    import torchaudio
-
     if name not in material:
         pytest.skip("this libsndfile cannot write Opus")
-    native, _ = torchaudio.load(material[name])
+    native, _ = native_load(material[name])
     ours, _ = codecs.decode(material[name])
     assert ours.shape == native.shape
     assert (ours - native).abs().max() <= codecs.VORBIS_TOLERANCE
@@ -564,12 +631,10 @@ def test_ogg_matches_native_through_pyav_and_differs_as_documented_without(mater
 @pytest.mark.needs_ffmpeg
 @pytest.mark.parametrize("extension", ["wav", "flac"])
 def test_encode_writes_the_samples_native_save_writes(tmp_path, extension):
-    import torchaudio
-
     original = torch.rand(2, 30000) * 2.4 - 1.2
-    torchaudio.save(tmp_path / f"native.{extension}", original, 44100)
+    native_save(tmp_path / f"native.{extension}", original, 44100)
     codecs.encode(tmp_path / f"ours.{extension}", original, 44100)
-    native, _ = torchaudio.load(tmp_path / f"native.{extension}")
-    ours, _ = torchaudio.load(tmp_path / f"ours.{extension}")
+    native, _ = native_load(tmp_path / f"native.{extension}")
+    ours, _ = native_load(tmp_path / f"ours.{extension}")
     assert torch.equal(ours, native)
     assert codecs.read_info(tmp_path / f"ours.{extension}") == codecs.read_info(tmp_path / f"native.{extension}")

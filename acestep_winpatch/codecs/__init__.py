@@ -5,13 +5,15 @@ Pure mechanism: this package knows nothing about patching. The policy layer
 
 API
 ---
-``decode(source, *, frame_offset=0, num_frames=-1, channels_first=True, normalize=True, format=None)``
-    -> ``(tensor, sample_rate)``. float32 in [-1, 1], ``[C, T]`` (``[T, C]`` with
+``decode(source, *, frame_offset=0, num_frames=-1, channels_first=True, normalize=True, format=None,
+record=None)`` -> ``(tensor, sample_rate)``. float32 in [-1, 1], ``[C, T]`` (``[T, C]`` with
     ``channels_first=False``). ``num_frames=-1`` (any negative) reads to the end; an offset at or
     past the end gives an empty ``[C, 0]``, as torchaudio 2.11 does. ``normalize=False`` on
     integer PCM WAV returns what torchaudio 2.8 returned: uint8 (8-bit), int16 (16-bit), int32
     (32-bit, and 24-bit with the samples in the top 24 bits); every other file is float32.
-``read_info(source, *, format=None)`` -> ``AudioInfo`` (torchaudio's AudioMetaData fields).
+``read_info(source, *, format=None, record=None)`` -> ``AudioInfo`` (torchaudio's AudioMetaData fields).
+Both call ``record(name)``, when given, with the name of the decoder that served (``wav``,
+``soundfile``, ``pyav``, ``librosa``): a chain that silently moves on would hide a broken decoder.
 ``encode(destination, tensor, sample_rate, *, channels_first=True, format=None, encoding=None,
 bits_per_sample=None, compression=None)``; ``available_formats()`` -> ``{"read": [...], "write": [...]}``.
 
@@ -118,7 +120,7 @@ def _decoders(format, for_samples):
     return order + libraries + [("librosa", _librosa)]
 
 
-def _run_chain(source, decoders, operation):
+def _run_chain(source, decoders, operation, record):
     """Call ``operation(name, module)`` with each decoder in turn; the first result wins."""
     attempts, last = [], None
     for name, load in decoders:
@@ -128,16 +130,20 @@ def _run_chain(source, decoders, operation):
             attempts.append((name, str(error)))
             continue
         try:
-            return operation(name, module)
+            result = operation(name, module)
         except MemoryError:
             raise
         except Exception as error:
             attempts.append((name, f"{type(error).__name__}: {error}"))
             last = error
+            continue
+        if record is not None:
+            record(name)
+        return result
     raise DecodeError(source.name, attempts) from last
 
 
-def decode(source, *, frame_offset=0, num_frames=-1, channels_first=True, normalize=True, format=None):
+def decode(source, *, frame_offset=0, num_frames=-1, channels_first=True, normalize=True, format=None, record=None):
     """Decode ``source`` into ``(tensor, sample_rate)``; see the module docstring for the contract."""
     _check_frames(frame_offset, num_frames)
     resolved = sources.resolve(source)
@@ -150,10 +156,10 @@ def decode(source, *, frame_offset=0, num_frames=-1, channels_first=True, normal
         _check_audio(tensor.shape[0 if channels_first else 1], sample_rate)
         return tensor, sample_rate
 
-    return _run_chain(resolved, _decoders(kind, for_samples=True), attempt)
+    return _run_chain(resolved, _decoders(kind, for_samples=True), attempt, record)
 
 
-def read_info(source, *, format=None):
+def read_info(source, *, format=None, record=None):
     """``AudioInfo`` of ``source``: sample rate, frames, channels, bits per sample, encoding."""
     resolved = sources.resolve(source)
     kind = formats.resolve(resolved.head, format, resolved.path)
@@ -164,7 +170,7 @@ def read_info(source, *, format=None):
         _check_audio(info.num_channels, info.sample_rate)
         return info
 
-    return _run_chain(resolved, _decoders(kind, for_samples=False), attempt)
+    return _run_chain(resolved, _decoders(kind, for_samples=False), attempt, record)
 
 
 def _check_audio(channels, sample_rate):
@@ -204,7 +210,8 @@ def encode(destination, tensor, sample_rate, *, channels_first=True, format=None
 
 
 def _as_channels_first(tensor, channels_first, sample_rate):
-    """``tensor`` as a ``[C, T]`` view; 1-D is mono. Rejects what no file can hold."""
+    """``tensor`` as a ``[C, T]`` view; 1-D is mono. Rejects what no file can hold (no channels);
+    zero frames are written as a file with a header and no samples, as torchaudio 2.11 writes them."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(tensor).__name__}")
     if int(sample_rate) <= 0:
@@ -215,9 +222,8 @@ def _as_channels_first(tensor, channels_first, sample_rate):
         tensor = tensor if channels_first else tensor.t()
     else:
         raise ValueError(f"expected a 1-D or 2-D tensor, got {tensor.ndim}-D with shape {tuple(tensor.shape)}")
-    channels, frames = tensor.shape
-    if channels == 0 or frames == 0:
-        raise ValueError(f"cannot encode audio with {channels} channels and {frames} frames")
+    if tensor.shape[0] == 0:
+        raise ValueError(f"cannot encode audio with 0 channels ({tensor.shape[1]} frames)")
     return tensor
 
 

@@ -145,4 +145,4 @@ def _put_u8(sink, samples):
         np.take(U8_TO_FLOAT, samples, out=slot)
         sink.commit(samples.shape[0])
     else:
-        sink.put_planar(U8_TO_FLOAT[samples.T])
+        sink.put_interleaved(U8_TO_FLOAT[samples])

@@ -49,7 +49,8 @@ def observe(action, status):
     check itself saw the fallback (a compiled module that ran eagerly). ``status`` is
     ``acestep_winpatch.status``: a fallback it counted during the call means the plugin
     stepped in, and the detail quotes the plugin's own reason; notes it recorded meanwhile
-    are quoted too. An exception, a :class:`CheckFailed` included, means "failed".
+    are quoted too, and so are the decoders that served its audio reads. An exception, a
+    :class:`CheckFailed` included, means "failed".
     """
     before = _plugin_record(status)
     try:
@@ -63,6 +64,7 @@ def observe(action, status):
         if entry.get("count", 0) > before["fallbacks"].get(kind, {}).get("count", 0)
     }
     notes = {key: text for key, text in after["notes"].items() if before["notes"].get(key) != text}
+    decoders = _served_since(before["decoders"], after["decoders"])
     # A fallback kind keeps only its first reason, which may belong to an earlier call
     # (cuda.empty_cache's for a later synchronize); a note written now is the better "why".
     parts = [f"{key}: {text}" for key, text in notes.items()]
@@ -74,12 +76,28 @@ def observe(action, status):
     else:
         outcome = NATIVE
         parts = [str(result)] + parts
-    return {"outcome": outcome, "detail": "; ".join(parts), "fallbacks": fallbacks, "notes": notes}
+    if decoders:
+        parts.append("decoded: " + ", ".join(f"{kind.split('.', 1)[-1]} by {'/'.join(sorted(served))}"
+                                             for kind, served in sorted(decoders.items())))
+    return {"outcome": outcome, "detail": "; ".join(parts), "fallbacks": fallbacks, "notes": notes,
+            "decoders": decoders}
+
+
+def _served_since(before, after):
+    """``{read kind: {decoder: reads}}`` counted between two records."""
+    served = {}
+    for kind, counts in after.items():
+        grown = {name: n - before.get(kind, {}).get(name, 0) for name, n in counts.items()}
+        grown = {name: n for name, n in grown.items() if n > 0}
+        if grown:
+            served[kind] = grown
+    return served
 
 
 def _plugin_record(status):
     try:
         snapshot = status()
-        return {"fallbacks": snapshot.get("fallbacks", {}), "notes": snapshot.get("notes", {})}
+        return {"fallbacks": snapshot.get("fallbacks", {}), "notes": snapshot.get("notes", {}),
+                "decoders": snapshot.get("decoders", {})}
     except Exception:
-        return {"fallbacks": {}, "notes": {}}
+        return {"fallbacks": {}, "notes": {}, "decoders": {}}
