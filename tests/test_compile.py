@@ -6,6 +6,7 @@ plugin remembers a missing compiler for the rest of the process. "No compiler" i
 below without the plugin, so the fallback tests cannot pass against a working compiler).
 """
 
+import functools
 import json
 import os
 import shutil
@@ -91,7 +92,7 @@ def test_every_call_form_answers_like_eager_without_a_compiler():
         }
         guarded = [compiled_module, function, bare, configured, tiny_models.RMSNorm.__dict__["forward"],
                    self_compiled._compiled_call_impl, helper]
-        states = [guard_of(obj).state for obj in guarded]
+        states = [guard_of(obj).state.value for obj in guarded]
         status = acestep_winpatch.status()
         print(json.dumps({"checks": checks, "states": states, "fallbacks": status["fallbacks"], "notes": status["notes"]}))
         """,
@@ -129,6 +130,258 @@ def test_a_failed_attempt_is_answered_by_eager_and_remembered():
     assert len(fallback_warnings(result)) == 1, result.stderr
 
 
+def side_effects(*arguments, env):
+    """The side-effects probe (``compile_scripts/side_effects.py``) in a fresh interpreter."""
+    script = os.path.join(SCRIPTS, "side_effects.py")
+    result = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return last_json(result)
+
+
+@pytest.fixture
+def fresh_inductor_cache(tmp_path):
+    """A new FX-graph cache folder: a cached kernel would let inductor succeed without a compiler."""
+    return {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
+
+
+@functools.cache
+def eager_side_effects(*flags):
+    """The reference: every probe as plain eager code, without the plugin."""
+    return side_effects("eager", "eager", *flags, env=PLUGIN_OFF)
+
+
+def assert_like_eager(patched, flags):
+    guards = patched.pop("guards")
+    eager = eager_side_effects(*flags)
+    assert patched == {probe: eager[probe] for probe in patched}
+    assert all(guard.startswith("<CallGuard fallen back") for guard in guards), guards
+
+
+@pytest.mark.parametrize("flags", [[], ["break"]], ids=["one graph", "graph break"])
+def test_a_backend_that_raises_leaves_one_calls_side_effects_as_eager(flags):
+    """Counter, in-place division of the caller's logits, RNG draws: after one call, as plain eager."""
+    assert_like_eager(side_effects("compiled", "raising", *flags, env={}), flags)
+
+
+@pytest.mark.parametrize("probe", ["counter", "sampler", "rng"])
+@pytest.mark.parametrize("flags", [[], ["break"]], ids=["one graph", "graph break"])
+def test_a_failing_cxx_leaves_one_calls_side_effects_as_eager(probe, flags, fresh_inductor_cache):
+    """``CXX=/bin/false``: nothing predicts the failure, inductor really runs it inside the call.
+
+    One probe per process: after the first failure the lack is remembered, and later objects
+    are not attempted at all.
+    """
+    patched = side_effects("compiled", "inductor", probe, *flags, env={**BROKEN_COMPILER, **fresh_inductor_cache})
+    assert_like_eager(patched, flags)
+
+
+def test_a_graph_break_under_fullgraph_answers_once():
+    """``fullgraph=True`` makes dynamo refuse the graph break before any of the call has run."""
+    patched = side_effects("compiled", "inductor", "break", "fullgraph", env={})
+    assert all(guard.startswith("<CallGuard fallen back: Unsupported") for guard in patched["guards"]), patched
+    assert_like_eager(patched, ["break"])
+
+
+STRICT_AFTER_A_BREAK = """
+    import json, sys, torch
+    plugin = "acestep_winpatch" in sys.modules
+    seen = []
+
+    @torch._dynamo.error_on_graph_break(True)
+    def strict(y):
+        torch._dynamo.graph_break()
+        return y
+
+    @torch.compile(backend="eager")
+    def step(x):
+        seen.append("before")
+        y = x * 2
+        torch._dynamo.graph_break()  # the first graph and the append run here
+        seen.append("after")
+        return strict(y) + 1
+
+    outcome = []
+    for _ in range(2):
+        try:
+            outcome.append(step(torch.ones(2)).tolist())
+        except Exception as error:
+            outcome.append(type(error).__name__)
+    state = None
+    if plugin:
+        from acestep_winpatch.compile_guard import guard_of
+        state = str(guard_of(step))
+    print(json.dumps({"outcome": outcome, "seen": seen, "state": state}))
+"""
+
+
+def test_a_tracing_failure_after_part_of_the_call_ran_is_torchs_own_error_and_repeats_nothing():
+    """Dynamo fails tracing the second part of the call after the first part ran: nothing can
+    answer that call without running its first part again, so torch's error propagates, as
+    without the plugin; later calls run eagerly."""
+    native = last_json(run_python(STRICT_AFTER_A_BREAK, env=PLUGIN_OFF))
+    patched = last_json(run_python("import acestep_winpatch\n" + textwrap.dedent(STRICT_AFTER_A_BREAK)))
+    assert native["outcome"] == ["Unsupported", "Unsupported"]
+    assert native["seen"] == ["before", "before"]
+    assert patched["outcome"] == ["Unsupported", [3.0, 3.0]]
+    assert patched["seen"] == ["before", "before", "after"]
+    assert patched["state"].startswith("<CallGuard fallen back: Unsupported")
+
+
+@pytest.mark.parametrize("how", ["environment", "apply"])
+def test_an_unknown_backend_name_is_reported_once_and_the_model_answers_eagerly(how):
+    """``inductr`` names no backend: where inductor cannot run, eager answers, never ``InvalidBackend``."""
+    result = run_python(
+        f"""
+        import json, torch, acestep_winpatch, tiny_models
+        from acestep_winpatch.compile_guard import guard_of
+        {"acestep_winpatch.apply(compile='inductr')" if how == "apply" else ""}
+        x = tiny_models.sample_input()
+        model = tiny_models.AutoEncoder()
+        compiled = [torch.compile(model), torch.compile(lambda a: a * 2)]
+        answers = [torch.allclose(compiled[0](x), model(x)), torch.allclose(compiled[0](x), model(x)),
+                   torch.equal(compiled[1](x), x * 2)]
+        guard = guard_of(compiled[0])
+        print(json.dumps({{"answers": answers, "plain_eager": guard.eager == model.__call__, "state": guard.state.value}}))
+        """,
+        env={**NO_COMPILER, **({"ACESTEP_WINPATCH_COMPILE": "inductr"} if how == "environment" else {})},
+    )
+    report = last_json(result)
+    assert report == {"answers": [True, True, True], "plain_eager": True, "state": "fallen back"}
+    reports = [line for line in result.stderr.splitlines() if "ACESTEP_WINPATCH_COMPILE='inductr'" in line]
+    assert len(reports) == 1, result.stderr
+    assert "attempt, eager" in reports[0] and "aot_eager" in reports[0] and "inductor" in reports[0]
+
+
+OOM = "CUDA out of memory. Tried to allocate 20.00 GiB"
+
+
+def test_an_out_of_memory_error_while_compiling_gives_up_compiling_and_one_in_eager_code_propagates():
+    """The backend raises ``torch.OutOfMemoryError`` while it compiles: it stands for inductor's
+    autotuning running out of GPU memory (no GPU here). That object answers eagerly, once, with
+    the error in its reason, and nothing is remembered for other objects. The same error raised
+    by the user's own code, run eagerly, propagates unchanged."""
+    result = run_python(
+        f"""
+        import json, torch, acestep_winpatch, tiny_models
+        from acestep_winpatch.compile_guard import guard_of
+        from acestep_winpatch.patches import compile as policy
+
+        def autotuning_out_of_memory(gm, example_inputs):
+            raise torch.OutOfMemoryError({OOM!r})
+
+        calls = []
+
+        def step(a):
+            calls.append(1)
+            return a * 2
+
+        compiled = torch.compile(step, backend=autotuning_out_of_memory)
+        x = tiny_models.sample_input()
+        same = torch.equal(compiled(x), x * 2)
+
+        def hungry(a):
+            raise torch.OutOfMemoryError({OOM!r})
+
+        eager_error = None
+        try:
+            torch.compile(hungry)(x)  # no C++ compiler: predicted, so this runs eagerly
+        except Exception as error:
+            eager_error = type(error).__module__ + "." + type(error).__name__
+        print(json.dumps({{"same": same, "calls": len(calls), "reason": guard_of(compiled).reason,
+                          "remembered": sorted(policy._missing), "eager_error": eager_error}}))
+        """,
+        env=NO_COMPILER,
+    )
+    report = last_json(result)
+    assert report["same"] and report["calls"] == 1
+    assert report["reason"] == f"OutOfMemoryError: {OOM}"
+    assert report["remembered"] == []
+    assert report["eager_error"] == "torch.OutOfMemoryError"
+
+
+MSVC_NOT_ENGLISH = ("Torch.compile() is only support MSVC with English language pack,"
+                    "Please reinstall its language pack to English.")
+
+
+def test_an_msvc_without_the_english_language_pack_is_remembered_like_a_missing_compiler(fresh_inductor_cache):
+    """A backend raising torch's own text (``cpp_builder.check_msvc_cl_language_id``) stands in
+    for MSVC without its English language pack (no MSVC here): a lack of this machine, so a later
+    inductor object with CPU inputs is not attempted, although gcc would compile it here."""
+    result = run_python(
+        f"""
+        import json, torch, acestep_winpatch, tiny_models
+        from torch._dynamo.utils import counters
+        from acestep_winpatch.compile_guard import guard_of
+
+        def windows_msvc_in_german(gm, example_inputs):
+            raise RuntimeError({MSVC_NOT_ENGLISH!r})
+
+        x = tiny_models.sample_input()
+        first = torch.compile(lambda a: a + 1, backend=windows_msvc_in_german)
+        first(x)
+        later = torch.compile(tiny_models.AutoEncoder())
+        later(x)
+        print(json.dumps({{"first": guard_of(first).reason, "later": guard_of(later).reason,
+                          "frames": counters["frames"]["total"]}}))
+        """,
+        env={**WORKING_COMPILER, **fresh_inductor_cache},
+        timeout=600,
+    )
+    report = last_json(result)
+    assert report["first"] == f"RuntimeError: {MSVC_NOT_ENGLISH}"
+    assert report["later"] == f"RuntimeError: {MSVC_NOT_ENGLISH} (remembered: later compiles skip this attempt)"
+    assert report["frames"] == 1  # only the first object was traced
+
+
+def test_the_reason_keeps_the_root_cause_of_a_compiler_failure():
+    result = run_python(
+        """
+        import json, torch, acestep_winpatch
+        from acestep_winpatch.compile_guard import guard_of
+
+        def buggy(gm, example_inputs):
+            try:
+                {}["buf1"]
+            except KeyError as error:
+                raise RuntimeError("lowering failed") from error
+
+        compiled = torch.compile(lambda a: a + 1, backend=buggy)
+        compiled(torch.ones(2))
+        print(json.dumps({"reason": guard_of(compiled).reason,
+                          "status": acestep_winpatch.status()["fallbacks"]["compile"]["first_reason"]}))
+        """,
+        env={"ACESTEP_WINPATCH_LOG_LEVEL": "ERROR"},
+    )
+    report = last_json(result)
+    assert report["reason"] == "RuntimeError: lowering failed (caused by KeyError: 'buf1')"
+    assert report["status"] == report["reason"]
+
+
+def test_a_copy_made_before_the_first_call_has_its_own_shield_and_guard():
+    """``copy.deepcopy`` of a compiled module that has not run yet: each copy compiles, or gives up, on its own."""
+    result = run_python(
+        """
+        import copy, json, torch, acestep_winpatch, tiny_models
+        from acestep_winpatch.compile_guard import guard_of
+
+        def raising(gm, example_inputs):
+            raise RuntimeError("this backend always fails")
+
+        x = tiny_models.sample_input()
+        original = torch.compile(tiny_models.AutoEncoder(), backend=raising)
+        twin = copy.deepcopy(original)
+        same = torch.allclose(twin(x), original._orig_mod(x))
+        print(json.dumps({"same": same, "twin": str(guard_of(twin)), "original": str(guard_of(original))}))
+        """,
+        env={"PYTHONPATH": SCRIPTS, "ACESTEP_WINPATCH_LOG_LEVEL": "ERROR"},
+    )
+    report = last_json(result)
+    assert report["same"]
+    assert report["twin"] == "<CallGuard fallen back: RuntimeError: this backend always fails>"
+    assert report["original"] == "<CallGuard pending>"
+
+
 @pytest.mark.slow
 def test_with_gcc_the_compiled_path_is_used_and_a_failing_recompile_falls_back():
     result = run_python(
@@ -143,12 +396,12 @@ def test_with_gcc_the_compiled_path_is_used_and_a_failing_recompile_falls_back()
 
         x = torch.arange(4.0)
         first = torch.equal(double(x), x * 2)
-        compiled_state, graphs = guard_of(double).state, counters["stats"]["unique_graphs"]
+        compiled_state, graphs = guard_of(double).state.value, counters["stats"]["unique_graphs"]
         torch._inductor.config.cpp.cxx = ("/nonexistent/cl",)  # the next shape needs a new kernel
         y = torch.arange(6.0)
         second = torch.equal(double(y), y * 2)
         print(json.dumps({"first": first, "second": second, "compiled_state": compiled_state, "graphs": graphs,
-                          "after": guard_of(double).state, "reason": guard_of(double).reason}))
+                          "after": guard_of(double).state.value, "reason": guard_of(double).reason}))
         """,
         env=WORKING_COMPILER,
         timeout=600,
@@ -161,38 +414,51 @@ def test_with_gcc_the_compiled_path_is_used_and_a_failing_recompile_falls_back()
 
 @pytest.mark.slow
 def test_an_inductor_bug_falls_back_like_a_missing_compiler():
-    """torch 2.11's CPU inductor fails on nano-vllm's Sampler (``KeyError: 'buf1'``) with gcc present."""
+    """torch 2.11's CPU inductor fails on nano-vllm's Sampler (``KeyError: 'buf1'``) with gcc present.
+
+    The Sampler divides the caller's logits in place and draws random numbers: after one call
+    both are as the same code run eagerly leaves them.
+    """
     result = run_python(
         """
         import json, torch, acestep_winpatch
         from acestep_winpatch.compile_guard import guard_of
 
-        class Sampler(torch.nn.Module):
-            @torch.compile
-            def forward(self, logits, temperatures):
-                logits = logits.float().div_(temperatures.unsqueeze(dim=1))
-                probs = torch.softmax(logits, dim=-1)
-                return probs.div_(torch.empty_like(probs).exponential_(1).clamp_min_(1e-10)).argmax(dim=-1)
+        def forward(self, logits, temperatures):
+            logits = logits.float().div_(temperatures.unsqueeze(dim=1))
+            probs = torch.softmax(logits, dim=-1)
+            return probs.div_(torch.empty_like(probs).exponential_(1).clamp_min_(1e-10)).argmax(dim=-1)
 
-        tokens = Sampler()(torch.randn(4, 32), torch.full((4,), 0.7))
-        print(json.dumps({"shape": list(tokens.shape), "reason": guard_of(Sampler.__dict__["forward"]).reason}))
+        class Sampler(torch.nn.Module):
+            forward = torch.compile(forward)
+
+        def one_call(run):
+            torch.manual_seed(0)
+            logits = torch.linspace(-2, 2, 128).reshape(4, 32)
+            tokens = run(logits, torch.full((4,), 0.5))
+            return {"tokens": tokens.tolist(), "logits": logits.tolist(), "after": torch.rand(2).tolist()}
+
+        eager = one_call(lambda *a: forward(None, *a))
+        compiled = one_call(Sampler())
+        print(json.dumps({"same": compiled == eager, "reason": guard_of(Sampler.__dict__["forward"]).reason}))
         """,
         env=WORKING_COMPILER,
         timeout=600,
     )
     report = last_json(result)
-    assert report["shape"] == [4]
     if report["reason"] is None:
         pytest.skip(f"this torch ({sys.version_info[:2]}) compiles the Sampler: the inductor bug is fixed")
-    assert report["reason"].startswith("InductorError")
+    assert report["reason"] == "InductorError: KeyError: 'buf1'"
+    assert report["same"]
 
 
 def test_quantized_checkpoint_pattern_and_module_behaviour():
     """ACE-Step v1: compile, then load with assign=True a state dict saved from a compiled module."""
     result = run_python(
         """
-        import copy, io, json, torch, acestep_winpatch, tiny_models
+        import copy, io, json, pickle, torch, acestep_winpatch, tiny_models
         from acestep_winpatch.compile_guard import guard_of
+        from torch._dynamo.eval_frame import OptimizedModule
         x = tiny_models.sample_input()
         saved = torch.compile(tiny_models.AutoEncoder())
         buffer = io.BytesIO()
@@ -204,6 +470,8 @@ def test_quantized_checkpoint_pattern_and_module_behaviour():
         fresh = fresh.to(torch.float32).eval()
         twin = copy.deepcopy(fresh)
         expected = saved._orig_mod(x)
+        pickled = pickle.dumps(fresh)
+        unpickled = pickle.loads(pickled)
         print(json.dumps({
             "keys": sorted(state),
             "missing": list(outcome.missing_keys), "unexpected": list(outcome.unexpected_keys),
@@ -211,7 +479,9 @@ def test_quantized_checkpoint_pattern_and_module_behaviour():
             "same": torch.allclose(fresh(x), expected),
             "training": fresh.training, "attribute": fresh.enc.out_features,
             "encode": torch.allclose(fresh.encode(x), saved._orig_mod.encode(x)),
-            "twin": torch.allclose(twin(x), expected), "twin_guard": guard_of(twin).state,
+            "twin": torch.allclose(twin(x), expected), "twin_guard": guard_of(twin).state.value,
+            "pickle_is_plain": b"acestep_winpatch" not in pickled and type(unpickled) is OptimizedModule
+                               and guard_of(unpickled) is None,
         }))
         """,
         env=NO_COMPILER,
@@ -223,6 +493,7 @@ def test_quantized_checkpoint_pattern_and_module_behaviour():
     assert report["assigned"] and report["same"] and report["encode"] and report["twin"]
     assert report["training"] is False and report["attribute"] == 4
     assert report["twin_guard"] == "fallen back"
+    assert report["pickle_is_plain"]
 
 
 USER_ERRORS = """
@@ -246,7 +517,7 @@ USER_ERRORS = """
     states = []
     if plugin:
         from acestep_winpatch.compile_guard import guard_of
-        states = [guard_of(model).state, guard_of(checked).state]
+        states = [guard_of(model).state.value, guard_of(checked).state.value]
     print(json.dumps({"errors": seen, "states": states}))
 """
 
@@ -288,7 +559,7 @@ def test_concurrent_first_calls_compile_once_or_fall_back_once(backend, state, f
         for thread in threads:
             thread.join()
         fallbacks = acestep_winpatch.status()["fallbacks"].get("compile", {{}}).get("count", 0)
-        print(json.dumps({{"answers": answers, "fallbacks": fallbacks, "state": guard_of(compiled).state,
+        print(json.dumps({{"answers": answers, "fallbacks": fallbacks, "state": guard_of(compiled).state.value,
                           "attempts": counters["frames"]["total"]}}))
         """,
         env=BROKEN_COMPILER,
@@ -312,9 +583,9 @@ def test_policy_eager_or_a_named_backend(policy, expected):
         compiled = torch.compile(model)
         same = torch.allclose(compiled(x), model(x))
         guard = guard_of(compiled)
-        fallback = getattr(guard.fallback, "_winpatch_guard", None)
+        fallback = getattr(guard.eager, "_winpatch_guard", None)
         print(json.dumps({"same": same, "type": type(compiled) is OptimizedModule, "prefix": next(iter(compiled.state_dict())),
-                          "reason": guard.reason, "fallback": fallback.state if fallback else "plain eager"}))
+                          "reason": guard.reason, "fallback": fallback.state.value if fallback else "plain eager"}))
         """,
         env={**NO_COMPILER, "ACESTEP_WINPATCH_COMPILE": policy},
     )

@@ -86,6 +86,11 @@ def compile_check():
     expected = module(x)
     if not torch.allclose(result, expected):
         raise CheckFailed("the compiled module's output differs from eager")
+    from ..compile_guard import State, guard_of
+
+    guard = guard_of(compiled)
+    if guard is not None and guard.state is State.EAGER:
+        return FellBack(f"the module ran eagerly: {guard.reason}")
     if not counters["stats"]["unique_graphs"]:
         return FellBack("the module ran eagerly: no graph was compiled")
     return "torch.compile(module) compiled with inductor; output matches eager"

@@ -1,21 +1,22 @@
-"""``torch.compile`` that answers with eager instead of crashing (policy: when to fall back).
+"""``torch.compile`` that answers with eager instead of crashing (policy: when to give up compiling).
 
 ``torch.compile(m)`` returns at once; the compiler only runs at the first call, and where there
 is no C++ compiler (no MSVC ``cl``) or no Triton that call raises ``InductorError``. A try/except
-around ``torch.compile`` therefore catches nothing. The proxy returns the real compiled object
-with its calls guarded (``compile_guard``); this module decides, for each guarded object:
+around ``torch.compile`` therefore catches nothing. The proxy returns the real compiled object,
+its backend shielded and its calls guarded (``compile_guard``); this module decides, for each
+guarded object:
 
 * before its first call, whether the attempt is doomed (preflight: no C++ compiler for CPU
   inputs, no Triton for GPU inputs, or the same lack already seen in this process);
-* after a failure, whether it was the compiler's (fall back) or the user's (propagate);
-* what to fall back to: eager, or the backend named by ``ACESTEP_WINPATCH_COMPILE``.
+* after a failure, whether it was the compiler's (answer eagerly) or the user's (propagate);
+* what answers instead: eager, or the backend named by ``ACESTEP_WINPATCH_COMPILE``.
 
 Nothing here imports torch at module level: the package must import without it.
 """
 
 import os
 import sys
-from .. import config, events, forksafe
+from .. import config, events, forksafe, log
 from ..registry import Patch
 
 #: What this process has learnt is missing ("cxx", "triton") -> why; later compiles skip it.
@@ -43,6 +44,10 @@ _COMPILER_FAILURES = (
 )
 # Subclasses of the above that report the user's own misuse of torch.compile: they propagate.
 _USER_MISTAKES = (("torch._dynamo.exc", "UserError"),)
+# Raised inside a backend to steer dynamo (restart the analysis, skip the frame), not failures.
+_DYNAMO_CONTROL_FLOW = (("torch._dynamo.exc", "RestartAnalysis"), ("torch._dynamo.exc", "SkipFrame"))
+# cpp_builder.check_msvc_cl_language_id: inductor refuses an MSVC without its English language pack.
+_MSVC_NOT_ENGLISH = "Torch.compile() is only support MSVC with English language pack"
 
 
 def compile_with_fallback(wrapped, instance, args, kwargs):
@@ -58,84 +63,125 @@ def compile_with_fallback(wrapped, instance, args, kwargs):
             return compile_with_fallback(wrapped, instance, (target,), options)
 
         return decorate
-    compiled = wrapped(model, *args[1:], **options)
-    if compiled is model or options.get("disable"):
-        return compiled  # inside torch.export, or compilation switched off: nothing to guard
+    if len(args) > 1:
+        return wrapped(*args, **kwargs)  # torch.compile takes one positional argument: its own TypeError
+    return _compile_guarded(wrapped, model, options)
+
+
+def _compile_guarded(real_compile, model, options, settings=None):
+    """``real_compile(model, **options)``, its backend shielded where possible and its calls guarded."""
     from .. import compile_guard
 
-    policy = CompilePolicy(wrapped, options)
+    policy = CompilePolicy(real_compile, options, settings)
+    shielded = compile_guard.compile_shielded(real_compile, model, options, policy)
+    compiled, shield = shielded or (real_compile(model, **options), None)
+    if compiled is model or options.get("disable"):
+        return compiled  # inside torch.export, or compilation switched off: nothing to guard
     if isinstance(compiled, compile_guard.OptimizedModule):
-        return compile_guard.guard_module(compiled, policy)
-    return compile_guard.guard_function(compiled, model, policy)
+        return compile_guard.guard_module(compiled, policy, shield)
+    return compile_guard.guard_function(compiled, model, policy, shield)
 
 
 class CompilePolicy:
-    """The decisions for one compiled object; ``compile_guard`` asks, this answers."""
+    """The decisions for one compiled object (``compile_guard.Policy``); the guard asks, this answers."""
 
     def __init__(self, real_compile, options, settings=None):
         self.real_compile = real_compile
         self.options = options
         self.backend = options.get("backend", "inductor")
-        self.setting = (settings or config.current()).compile_policy
+        self.setting = _known_setting((settings or config.current()).compile_policy)
 
-    def initial_reason(self):
-        """Why this object must never compile at all, or None."""
+    def why_never(self):
         if self.setting == "eager":
             return f"compile policy is eager ({config.COMPILE}=eager or apply(compile='eager'))"
         return None
 
-    def preflight(self, args, kwargs, owner=None):
-        """Why the first compile attempt is doomed, or None. Runs once, at the first call.
-
-        ``owner`` is the module whose parameters the compiled code reads, if any.
-        """
+    def why_doomed(self, args, kwargs, owner=None):
+        """Preflight, once, at the first call: ``owner`` is the module whose weights the code reads."""
         if self.backend != "inductor":
             return None
         devices = _devices(args, kwargs, owner)
-        needs = set()
-        if "cpu" in devices and _cpu_backend() == "cpp":
-            needs.add("cxx")
-        if devices.intersection(_GPU_DEVICES):
-            needs.add("triton")
-        for need in sorted(needs):
+        for need in _needs(devices):
             reason = _missing.get(need) or _probe(need, devices)
             if reason:
                 events.note("compile.preflight", reason)
                 return reason
         return None
 
-    def failure_reason(self, error):
-        """Why ``error`` is the compiler's failure (fall back), or None (the user's: propagate)."""
-        chain = list(_causes(error))
-        if not any(_is_compiler_failure(link) for link in chain):
+    def why_graph_doomed(self, example_inputs):
+        """Only what this process has already learnt (no probe): asked before every graph."""
+        if self.backend != "inductor" or not _missing:
             return None
-        for link in chain:
-            need = _lack_shown_by(link)
-            if need:
-                _remember(need, f"{_describe(error)} (remembered: later compiles skip this attempt)")
-        return _describe(error)
+        for need in _needs(_devices(example_inputs, {}, None)):
+            if need in _missing:
+                return _missing[need]
+        return None
 
-    def fell_back(self, reason, predicted):
-        """Record a switch to the fallback; one warning per process, counted in ``status()``."""
+    def why_compile_failed(self, error):
+        """Anything the backend raises is the compiler's, but dynamo's control flow and the user's
+        misuse of torch.compile. An out-of-memory error here is autotuning's: that object gives up
+        compiling, with the error in the reason; the same error from the eager code propagates."""
+        if isinstance(error, _classes(_DYNAMO_CONTROL_FLOW) + _fake_tensor_limits()) or _is_user_mistake(error):
+            return None
+        return _failure(error)
+
+    def why_call_failed(self, error):
+        if not any(_is_compiler_failure(link) for link in _causes(error)):
+            return None
+        return _failure(error)
+
+    def rerun_repeats_nothing(self, hooked):
+        """With ``fullgraph=True`` dynamo traces the whole call, and fails, before any of it runs;
+        only the forward pre-hooks of a compiled module have run by then. Without it, dynamo runs
+        each graph as soon as it is compiled, so a failure may come after code that has run."""
+        if not self.options.get("fullgraph"):
+            return False
+        return hooked is None or not _has_forward_pre_hooks(hooked)
+
+    def switched(self, reason, predicted):
+        """One warning per process, counted in ``status()``."""
         events.fallback("compile", ("predicted, no attempt made: " if predicted else "") + reason)
 
-    def fallback(self, original):
-        """What answers instead of the failed compilation: ``original``, or the named backend."""
+    def eager(self, original):
         alternative = self.setting
         if alternative in config.COMPILE_POLICIES or alternative == self.backend or self.backend != "inductor":
             return original
-        from .. import compile_guard
-
         options = {key: value for key, value in self.options.items() if key in ("fullgraph", "dynamic")}
         options["backend"] = alternative
-        compiled = self.real_compile(original, **options)
-        return compile_guard.guard_function(compiled, original, CompilePolicy(self.real_compile, options, _EagerOnly))
+        try:
+            return _compile_guarded(self.real_compile, original, options, _EagerOnly)
+        except Exception as error:  # an entry-point backend that cannot load, say: eager answers
+            log.warn_once(("compile", "alternative", alternative), "%s=%s could not be used (%s); answering eagerly",
+                          config.COMPILE, alternative, _describe(error))
+            return original
 
 
 class _EagerOnly:
-    """Settings stand-in for the backend fallback's own guard: past it, only eager is left."""
+    """Settings stand-in for the alternative backend's own guard: past it, only eager is left."""
 
     compile_policy = "attempt"
+
+
+def _known_setting(setting):
+    """``setting``, or the default (``attempt``) where it names a backend torch.compile does not know."""
+    if setting in config.COMPILE_POLICIES:
+        return setting
+    import torch._dynamo
+
+    known = torch._dynamo.list_backends(exclude_tags=())  # every name torch.compile(backend=...) accepts
+    if setting in known:
+        return setting
+    _report_unknown_backend(setting, known)
+    return "attempt"
+
+
+def _report_unknown_backend(name, known):
+    """Say once that the compile setting names no backend; the only place that reports it."""
+    log.warn_once(
+        ("config", config.COMPILE),
+        "%s=%r is not valid (attempt, eager, or a torch.compile backend: %s); using the default, attempt",
+        config.COMPILE, name, ", ".join(known),
+    )
 
 
 def _devices(args, kwargs, owner):
@@ -162,6 +208,16 @@ def _devices(args, kwargs, owner):
     return found
 
 
+def _needs(devices):
+    """What inductor needs for code on ``devices``: "cxx" for CPU (C++ backend), "triton" for GPUs."""
+    needs = []
+    if "cpu" in devices and _cpu_backend() == "cpp":
+        needs.append("cxx")
+    if devices.intersection(_GPU_DEVICES):
+        needs.append("triton")
+    return needs
+
+
 def _cpu_backend():
     inductor_config = sys.modules.get("torch._inductor.config")
     return getattr(inductor_config, "cpu_backend", "cpp")
@@ -175,7 +231,7 @@ def _missing_cxx():
     """Why inductor will find no C++ compiler, or None; resolves it as inductor's cpp_builder does.
 
     Only looks the names up on PATH: running the compiler is inductor's job, and a broken one
-    still fails the attempt and is caught by the guard.
+    still fails the attempt, which the shield answers.
     """
     if sys.platform == "win32":
         candidates = (os.environ.get("CXX", "cl"),)
@@ -210,9 +266,15 @@ def _missing_triton(devices):
     return None
 
 
-def _remember(need, reason):
-    with _missing_lock:
-        _missing.setdefault(need, reason)
+def _failure(error):
+    """The reason for a compiler failure; a lack of this machine it shows is remembered."""
+    reason = _describe(error)
+    for link in _causes(error):
+        need = _lack_shown_by(link)
+        if need:
+            with _missing_lock:
+                _missing.setdefault(need, f"{reason} (remembered: later compiles skip this attempt)")
+    return reason
 
 
 def _causes(error, depth=8):
@@ -233,8 +295,24 @@ def _classes(names):
     return tuple(found)
 
 
+def _fake_tensor_limits():
+    """What dynamo turns into a graph break when a backend raises it (``exceptions_allowed_to_be_fallback``)."""
+    limits = getattr(sys.modules.get("torch._dynamo.exc"), "exceptions_allowed_to_be_fallback", ())
+    return tuple(cls for cls in limits if isinstance(cls, type))
+
+
+def _is_user_mistake(error):
+    return isinstance(error, _classes(_USER_MISTAKES))
+
+
 def _is_compiler_failure(error):
-    return isinstance(error, _classes(_COMPILER_FAILURES)) and not isinstance(error, _classes(_USER_MISTAKES))
+    return isinstance(error, _classes(_COMPILER_FAILURES)) and not _is_user_mistake(error)
+
+
+def _has_forward_pre_hooks(module):
+    import torch
+
+    return bool(getattr(module, "_forward_pre_hooks", None) or torch.nn.modules.module._global_forward_pre_hooks)
 
 
 def _lack_shown_by(error):
@@ -247,12 +325,23 @@ def _lack_shown_by(error):
     text = str(error)
     if name == "RuntimeError" and text.startswith("Compiler: ") and text.rstrip(".").endswith("is not found"):
         return "cxx"  # cpp_builder.check_compiler_exist_windows: MSVC cl not on PATH
+    if name == "RuntimeError" and text.startswith(_MSVC_NOT_ENGLISH):
+        return "cxx"  # an MSVC inductor will not use on this machine
     return None
 
 
 def _describe(error):
-    line = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {line[0] if line else ''}".strip()
+    """``Type: first line``, and the innermost cause where the first line does not already say it."""
+    text = _first_line(error)
+    root = list(_causes(error))[-1]
+    if root is not error and _first_line(root) not in text:
+        text += f" (caused by {_first_line(root)})"
+    return text
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".strip()
 
 
 PATCHES = [Patch("compile.torch_compile", "torch", "compile", compile_with_fallback)]
