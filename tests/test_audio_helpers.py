@@ -1,6 +1,7 @@
 """The explicit helpers: load_audio_safe (+ _stereo, _mono) and get_audio_info, in both environments."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -85,10 +86,13 @@ def test_get_audio_info(material):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        acestep_winpatch.load_audio_safe(tmp_path / "missing.wav")
-    with pytest.raises(FileNotFoundError):
-        acestep_winpatch.get_audio_info(tmp_path / "missing.wav")
+    missing = tmp_path / "missing.wav"
+    with pytest.raises(FileNotFoundError, match=f"^Failed to create AudioDecoder for {re.escape(str(missing))}: ") as caught:
+        acestep_winpatch.load_audio_safe(missing)
+    assert isinstance(caught.value, RuntimeError) and caught.value.filename == str(missing)
+    with pytest.raises(FileNotFoundError, match="No such file or directory") as caught:
+        acestep_winpatch.get_audio_info(missing)
+    assert caught.value.filename == str(missing)
 
 
 @pytest.mark.needs_broken_ffmpeg

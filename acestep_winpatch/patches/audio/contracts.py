@@ -158,7 +158,6 @@ class TorchCodecContract:
         return _both_failed(head, request.reason, error)
 
 
-
 class DispatchContract:
     """torchaudio 2.5-2.8 with no backend for the call, following its soundfile backend.
 

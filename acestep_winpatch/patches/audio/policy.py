@@ -12,7 +12,7 @@ import sys
 import threading
 import types
 
-from ... import events
+from ... import events, registry
 from . import classify
 from .attribution import CallSite
 from .contracts import DISPATCH, TORCHCODEC, Request, missing_path
@@ -78,7 +78,7 @@ def native_first(name, native, args, kwargs):
 
 def _decide(operation, native, args, kwargs, caller, handled_by_caller):
     contract = operation.contract()
-    call = bind(native, args, kwargs)
+    call = bind(operation, native, args, kwargs)
     if call is None:  # a call torchaudio rejects (its own TypeError), or a signature we cannot read
         return caller.call(native, args, kwargs)
     may_skip = contract.skips_known_unavailable and _is_torchaudios_own(native)
@@ -104,7 +104,7 @@ def _decide(operation, native, args, kwargs, caller, handled_by_caller):
         else:
             if attempt.reason is not None:
                 return _fall_back(operation, contract, call, attempt.reason, native, caller)
-            if operation.verb != "save" and _is_torchaudio(native):
+            if operation.verb != "save" and _ends_in_torchaudio(native):
                 events.decoded(operation.name, NATIVE_DECODER)
             return attempt.value
         if not rescue.retry:
@@ -115,25 +115,36 @@ def _decide(operation, native, args, kwargs, caller, handled_by_caller):
         args, kwargs = (), call
 
 
-def bind(native, args, kwargs):
-    """The call's arguments by name, defaults included, as ``native``'s signature binds them;
-    ``None`` for a call it rejects or a signature that hides its parameters (``*args, **kwargs``)."""
-    try:
-        signature = _explicit_signature(native)
-        bound = signature.bind(*args, **kwargs) if signature is not None else None
-    except (TypeError, ValueError):
+def bind(operation, native, args, kwargs):
+    """The call's arguments by name, defaults included, as ``native``'s signature binds them.
+
+    A wrapper beneath ours that hides the signature (``*args, **kwargs`` without
+    ``functools.wraps``) is read with the signature of the first original the registry saw,
+    torchaudio's own. ``None`` for a call the signature rejects (native then raises its own
+    TypeError), or where no signature can be read at all.
+    """
+    signature = _explicit_signature(native)
+    if signature is None:
+        original = registry.original(operation.name)
+        signature = _explicit_signature(original) if original is not registry.MISSING else None
+    if signature is None:
         return None
-    if bound is None:
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
         return None
     bound.apply_defaults()
     return dict(bound.arguments)
 
 
 @functools.lru_cache(maxsize=64)
-def _explicit_signature(native):
-    """``native``'s signature (through ``__wrapped__``), or ``None`` where it only says ``*args, **kwargs``;
-    cached, as computing it costs about 50 us, as much as the rest of the decision."""
-    signature = inspect.signature(native)
+def _explicit_signature(function):
+    """``function``'s signature (through ``__wrapped__``), or ``None`` where it has none or only says
+    ``*args, **kwargs``; cached, as computing it costs about 50 us, as much as the rest of the decision."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
         return None
     return signature
@@ -165,7 +176,7 @@ def _is_torchaudios_own(function):
     return type(function) is types.FunctionType and code.co_filename.startswith(_torchaudio_folder())
 
 
-def _is_torchaudio(function):
+def _ends_in_torchaudio(function):
     """Whether ``function`` ends in torchaudio's code (not the ``info`` restored here)."""
     code = getattr(inspect.unwrap(function), "__code__", None)
     return code is not None and code.co_filename.startswith(_torchaudio_folder())

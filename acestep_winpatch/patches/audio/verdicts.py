@@ -49,10 +49,7 @@ class Verdicts:
     def learn_unavailable(self, operation, key, reason):
         """Remember that native cannot serve ``key`` (never once native has worked for it)."""
         with self._lock:
-            if self._verdicts.get(key) is not None:
-                return
-            self._verdicts[key], self._reasons[key] = Verdict.UNAVAILABLE, reason
-        self._on_learnt_unavailable(operation, key, reason)
+            self._record_unavailable(operation, key, reason)
 
     def attempt(self, operation, run, reason_unavailable, may_skip):
         """``run()`` native for ``operation``; an ``Attempt``, or native's genuine error raised.
@@ -81,12 +78,13 @@ class Verdicts:
             reason = reason_unavailable(error)
             if reason is None:
                 raise
-            self._learn_unavailable_unlocked(operation, operation.name, reason)
+            self._record_unavailable(operation, operation.name, reason)
             return Attempt(reason=reason)
         self._verdicts[operation.name] = Verdict.NATIVE_WORKS
         return Attempt(value)
 
-    def _learn_unavailable_unlocked(self, operation, key, reason):
+    def _record_unavailable(self, operation, key, reason):
+        """With the lock held, or for a key whose verdict is already known (then a no-op)."""
         if self._verdicts.get(key) is not None:
             return
         self._verdicts[key], self._reasons[key] = Verdict.UNAVAILABLE, reason
