@@ -66,7 +66,8 @@ fi
 "$venv/bin/pip" install -q --no-deps -e "$here" >"$cache/editable-install.log" 2>&1 \
   || { cat "$cache/editable-install.log" >&2; exit 1; }
 
-if [ ! -f "$ffmpeg/.complete" ]; then
+# WINPATCH_FFMPEG=0: skip the FFmpeg libraries (the demo never makes them visible).
+if [ "${WINPATCH_FFMPEG:-1}" != 0 ] && [ ! -f "$ffmpeg/.complete" ]; then
   log "fetching FFmpeg 5.1 shared libraries into $ffmpeg (private, not installed)"
   rm -rf "$ffmpeg"; mkdir -p "$ffmpeg/debs"
   apt-get update -qq >&2 || log "apt-get update failed; trying the package lists already here"
