@@ -243,3 +243,9 @@ def test_the_prestartup_script_never_imports_torch(tmp_path, bare):
     result = bare.run("-c", code, root / "custom_nodes" / "acestep_winpatch" / "prestartup_script.py")
     assert result.returncode == 0, describe(result)
     assert result.stdout.strip() == "[]"
+
+
+def test_tests_is_no_package_so_pytest_never_imports_the_root_as_acestep_winpatch():
+    """With tests/__init__.py, pytest's default import mode would walk up to the repository root,
+    which the root __init__.py makes a package named like the clone's folder, and import it."""
+    assert not (REPOSITORY / "tests" / "__init__.py").exists()
