@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import DEV_CACHE, REQUIRE_ENVIRONMENTS, venv_python
+from conftest import venv_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -192,23 +192,13 @@ if __name__ == "__main__":
 '''
 
 
-def lightning_python():
-    python = DEV_CACHE / "venv-lightning" / "bin" / "python"
-    if not python.exists():
-        message = f"venv-lightning is missing ({python}); create it with scripts/setup_env.sh lightning"
-        if REQUIRE_ENVIRONMENTS:
-            pytest.fail(message)
-        pytest.skip(message)
-    return str(python)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("plugin", ["0", "1"])
 def test_lightning_ddp_forcing_nccl_on_a_build_without_it(tmp_path, plugin):
     """Lightning's DDP re-launches the script for rank 1: the launcher reaches that child too."""
     script = tmp_path / "train.py"
     script.write_text(LIGHTNING_SCRIPT)
-    command = [lightning_python()] + (["-m", "acestep_winpatch", "run"] if plugin == "1" else [])
+    command = [venv_python("lightning")] + (["-m", "acestep_winpatch", "run"] if plugin == "1" else [])
     result = subprocess.run(command + [str(script), str(tmp_path)], capture_output=True, text=True, timeout=400,
                             env=environment(ACESTEP_WINPATCH=plugin, MASTER_PORT=str(free_port())), cwd=tmp_path)
     if plugin == "0":

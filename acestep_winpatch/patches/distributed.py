@@ -9,11 +9,9 @@ Windows builds without libuv (torch 2.4) fail in the TCP store instead:
 ``use_libuv was requested but PyTorch was build without libuv support``. That error, raised
 by the native call, is answered by one retry through the non-libuv store (``use_libuv=0`` in
 the ``env://`` or ``tcp://`` URL, which torch's rendezvous reads). Every other request, a
-caller's own ``store`` included, goes to torch untouched.
+caller's own ``store`` included, goes to torch untouched. ``inspect`` and ``urllib`` are imported
+at the first call: this module is imported in every process the ``.pth`` line reaches.
 """
-
-import inspect
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .. import events
 from ..registry import Patch
@@ -25,6 +23,8 @@ STORE_SCHEMES = ("env", "tcp")  # the rendezvous handlers that build a TCPStore
 
 
 def _init_process_group(wrapped, instance, args, kwargs):
+    import inspect
+
     try:
         call = inspect.signature(wrapped).bind(*args, **kwargs)
     except (TypeError, ValueError):
@@ -63,6 +63,8 @@ def _nccl_available():
 
 def without_libuv(init_method):
     """``init_method`` asking torch's rendezvous for the non-libuv store, or None where it builds none."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     parts = urlsplit(init_method or "env://")
     if parts.scheme not in STORE_SCHEMES:
         return None
