@@ -12,8 +12,8 @@ import tempfile
 import torch
 import torchaudio
 
-folder = tempfile.mkdtemp(prefix="acestep_like_")
-song = os.path.join(folder, "generated song.wav")
+workspace = tempfile.TemporaryDirectory(prefix="acestep_like_")  # removed at exit, even after an error
+song = os.path.join(workspace.name, "generated song.wav")
 
 # A "generated" stereo song at 48 kHz, saved the way pipeline_ace_step.save_wav_file does.
 t = torch.arange(48000 * 2) / 48000

@@ -5,6 +5,10 @@
 #   cpu   : torch 2.13.0+cpu, the CPU-only build (its wheel lies in /opt/wheels on these machines),
 #           no torchaudio (like the default pip torch on Windows:
 #           torch.cuda.synchronize() raises "Torch not compiled with CUDA enabled")
+#   acestep15 : main + ACE-Step 1.5's code from the index (ace-step15-fork) and the one module its
+#           audio, dataset and nano-vllm layer code paths import beside torch (loguru)
+#   lightning : cpu + PyTorch Lightning, for DDP on a torch without NCCL
+#   (these two chain their base venv, which must exist, instead of installing a second torch)
 # Venvs are kept outside the clone and reused while their pins match. Debian's FFmpeg 5.1
 # shared libraries are fetched with `apt-get download` and unpacked with `dpkg -x` into a
 # private folder: never installed system-wide, visible only through FFMPEG_LD_LIBRARY_PATH.
@@ -18,6 +22,8 @@ case "$flavour" in
   main)  pins="torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1" ;;
   era28) pins="torch==2.8.0 torchaudio==2.8.0" ;;
   cpu)   pins="torch==2.13.0+cpu"; tools="librosa==0.11.0 soundfile wrapt numpy pytest psutil" ;;
+  acestep15) base=main; extras="ace-step15-fork==20260212 loguru==0.7.3" ;;
+  lightning) base=cpu; extras="lightning==2.6.6 lightning-utilities==0.15.3 torchmetrics==1.9.0 pyyaml tqdm" ;;
   *) echo "unknown environment: $flavour" >&2; exit 2 ;;
 esac
 venv=$cache/venv-$flavour
@@ -25,6 +31,27 @@ ffmpeg=$cache/ffmpeg5.1
 mkdir -p "$cache"
 
 log() { echo "[setup $flavour] $*" >&2; }
+
+# A chained venv: its site-packages comes first, then the base venv's (one .pth line), so it
+# reuses the base's torch, and `pip install --no-deps` can never replace it. Seconds, a few MB.
+if [ -n "${base:-}" ]; then
+  base_venv=$cache/venv-$base
+  [ -x "$base_venv/bin/python" ] || { log "venv-$base is missing: run scripts/setup_env.sh $base first"; exit 1; }
+  stamp="$base_venv $extras"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$stamp" ]; then
+    log "creating venv $venv on top of $base_venv"
+    rm -rf "$venv"
+    python3 -m venv --without-pip "$venv"
+    own=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    inherited=$("$base_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "import site; site.addsitedir('$inherited')" > "$own/_winpatch_base_venv.pth"
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip install -q --no-deps $extras >&2
+    echo "$stamp" > "$venv/.pins"
+  fi
+  echo "export WINPATCH_VENV='$venv'"
+  exit 0
+fi
 
 stamp="$pins $tools"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$stamp" ]; then
@@ -39,7 +66,8 @@ fi
 "$venv/bin/pip" install -q --no-deps -e "$here" >"$cache/editable-install.log" 2>&1 \
   || { cat "$cache/editable-install.log" >&2; exit 1; }
 
-if [ ! -f "$ffmpeg/.complete" ]; then
+# WINPATCH_FFMPEG=0: skip the FFmpeg libraries (the demo never makes them visible).
+if [ "${WINPATCH_FFMPEG:-1}" != 0 ] && [ ! -f "$ffmpeg/.complete" ]; then
   log "fetching FFmpeg 5.1 shared libraries into $ffmpeg (private, not installed)"
   rm -rf "$ffmpeg"; mkdir -p "$ffmpeg/debs"
   apt-get update -qq >&2 || log "apt-get update failed; trying the package lists already here"

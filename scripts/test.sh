@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup_env.sh era28 >/dev/null || exit 1
 bash scripts/setup_env.sh cpu >/dev/null || exit 1
+bash scripts/setup_env.sh lightning >/dev/null || exit 1
 eval "$(bash scripts/setup_env.sh main)" || exit 1
+bash scripts/setup_env.sh acestep15 >/dev/null || exit 1
 python=$WINPATCH_VENV/bin/python
 
 status=0

@@ -13,7 +13,8 @@ import pytest
 
 from conftest import run_python
 
-ALL_CHECKS = {"audio wav", "audio flac", "audio mp3", "audio ogg", "torch.compile", "cuda empty_cache", "cuda synchronize"}
+ALL_CHECKS = {"audio wav", "audio flac", "audio mp3", "audio ogg", "torch.compile", "cuda empty_cache", "cuda synchronize",
+              "cuda ipc_collect", "cuda reset_peak", "mps empty_cache", "mps synchronize"}
 AUDIO_CHECKS = sorted(name for name in ALL_CHECKS if name.startswith("audio"))
 
 

@@ -1,4 +1,4 @@
-"""The live checks that run in doctor's own process: audio round trips and the CUDA calls.
+"""The live checks that run in doctor's own process: audio round trips and the CUDA and MPS calls.
 
 They go through the public, patched API (``torchaudio.save/info/load``,
 ``torch.cuda.empty_cache/synchronize``) exactly as ACE-Step calls it; what the plugin
@@ -23,6 +23,10 @@ LOSSY_LEVEL_RATIO = (0.5, 2.0)
 # Lossy codecs do not keep the frame count: FFmpeg itself reads this half-second Vorbis
 # file back 128 frames short, and MP3 adds priming. Lossless ones must keep it exactly.
 LOSSY_LENGTH_SLACK_SECONDS = 0.1
+# The device housekeeping ACE-Step calls between steps: check name, device, function.
+DEVICE_CALLS = (("cuda empty_cache", "cuda", "empty_cache"), ("cuda synchronize", "cuda", "synchronize"),
+                ("cuda ipc_collect", "cuda", "ipc_collect"), ("cuda reset_peak", "cuda", "reset_peak_memory_stats"),
+                ("mps empty_cache", "mps", "empty_cache"), ("mps synchronize", "mps", "synchronize"))
 
 
 def run(status):
@@ -32,8 +36,8 @@ def run(status):
         for extension in AUDIO_FORMATS:
             path = os.path.join(folder, f"tone.{extension}")
             results[f"audio {extension}"] = observe(lambda: audio_round_trip(path, extension), status)
-    results["cuda empty_cache"] = observe(lambda: _cuda_call("empty_cache"), status)
-    results["cuda synchronize"] = observe(lambda: _cuda_call("synchronize"), status)
+    for check, device, name in DEVICE_CALLS:
+        results[check] = observe(lambda: _device_call(device, name), status)
     return results
 
 
@@ -78,9 +82,10 @@ def audio_round_trip(path, extension):
     return f"save, info and load agree ({rate} Hz, {loaded.shape[0]} ch, {loaded.shape[1]} frames)"
 
 
-def _cuda_call(name):
+def _device_call(device, name):
     import torch
 
-    getattr(torch.cuda, name)()
-    where = "CUDA available" if torch.cuda.is_available() else "no usable CUDA here"
-    return f"torch.cuda.{name}() returned ({where})"
+    module = getattr(torch, device)
+    getattr(module, name)()
+    where = f"{device.upper()} available" if module.is_available() else f"no usable {device.upper()} here"
+    return f"torch.{device}.{name}() returned ({where})"

@@ -3,5 +3,8 @@
 from .audio import PATCHES as AUDIO
 from .compile import PATCHES as COMPILE
 from .cuda import PATCHES as CUDA
+from .cuda_housekeeping import PATCHES as CUDA_HOUSEKEEPING
+from .distributed import PATCHES as DISTRIBUTED
+from .mps import PATCHES as MPS
 
-PATCHES = AUDIO + COMPILE + CUDA
+PATCHES = AUDIO + COMPILE + CUDA + CUDA_HOUSEKEEPING + MPS + DISTRIBUTED
