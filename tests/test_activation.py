@@ -352,6 +352,32 @@ print("OK")
     assert "OK" in run_python(code, env=clean_environment()).stdout
 
 
+def test_patched_functions_pickle_by_reference_and_copy_as_themselves():
+    """As the functions they stand for: a dataset or config that keeps ``torchaudio.load`` still
+    pickles for a spawned worker, and a pickle made while patched gives, where it is loaded, what
+    that attribute is there (after unapply(): torchaudio's own function)."""
+    code = """
+import copy, json, pickle, types, torch, torchaudio, acestep_winpatch
+from acestep_winpatch import registry
+targets = {"audio.load": (torchaudio, "load"), "audio.save": (torchaudio, "save"),
+           "compile.torch_compile": (torch, "compile"), "cuda.synchronize": (torch.cuda, "synchronize")}
+report, pickles = {}, {}
+for name, (module, attribute) in targets.items():
+    value = getattr(module, attribute)
+    pickles[name] = pickle.dumps({"kept": value})
+    report[name] = [type(value).__name__, pickle.loads(pickles[name])["kept"] is value,
+                    copy.copy(value) is value, copy.deepcopy([value])[0] is value]
+acestep_winpatch.unapply()
+report["unpickled_after_unapply"] = [pickle.loads(data)["kept"] is registry.original(name)
+                                     for name, data in pickles.items()]
+print("REPORT " + json.dumps(report))
+"""
+    report = report_of(run_python(code, env=clean_environment()))
+    for name in ("audio.load", "audio.save", "compile.torch_compile", "cuda.synchronize"):
+        assert report[name] == ["WinpatchProxy", True, True, True], (name, report)
+    assert report["unpickled_after_unapply"] == [True] * 4, report
+
+
 def test_unapply_under_a_foreign_wrapper_leaves_it_and_passes_through(wav):
     """A wrapper without ``__wrapped__`` hides our proxy: unapply() must leave it, say so, and
     our proxy inside must pass calls straight through; a later apply() must not wrap twice."""
