@@ -11,8 +11,9 @@ without FFmpeg, loading a file succeeds only if the patch really is in the call 
 import json
 import os
 import shutil
-import sys
 import subprocess
+import sys
+import sysconfig
 import textwrap
 import zipfile
 
@@ -351,6 +352,30 @@ def test_launcher_propagates_an_uncaught_exception_as_python_does(sandbox):
     through = sandbox.run("-m", "acestep_winpatch", "run", script)
     assert through.returncode == 1, describe(through)
     assert "KeyError: 'from the user script'" in through.stderr, describe(through)
+
+
+@pytest.mark.parametrize("theirs", ["none", "own"])
+def test_launcher_children_running_another_python_keep_its_own_sitecustomize(theirs, sandbox, tmp_path):
+    """The launcher puts its sitecustomize shim on PYTHONPATH for every child. A child that runs
+    another interpreter (here a second venv, without acestep_winpatch) finds the shim first: it
+    must still run that interpreter's own sitecustomize, and do nothing else."""
+    other = tmp_path / "other"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True, capture_output=True)
+    if theirs == "own":
+        their_site_packages = sysconfig.get_path("purelib", vars={"base": str(other), "platbase": str(other)})
+        sandbox.add_folder(their_site_packages, {"sitecustomize.py": PRE_EXISTING_SITECUSTOMIZE})
+    child = ("import builtins, sys; print('CHILD', getattr(builtins, 'PRE_EXISTING_SITECUSTOMIZE_RUNS', 0), "
+             "sorted(name for name in sys.modules if name.startswith('acestep')), "
+             "sys.modules['sitecustomize'].__file__.endswith('_site/sitecustomize.py'))")
+    parent = sandbox.add_folder("app", {"parent.py": f"""
+        import subprocess, sys
+        result = subprocess.run([{str(other / "bin" / "python")!r}, "-c", {child!r}], capture_output=True, text=True)
+        print(result.stdout, end="")
+        print(result.stderr, end="", file=sys.stderr)
+    """}) / "parent.py"
+    result = sandbox.run("-m", "acestep_winpatch", "run", parent)
+    assert result.returncode == 0 and result.stderr == "", describe(result)
+    assert f"CHILD {1 if theirs == 'own' else 0} [] True" in result.stdout, describe(result)
 
 
 @pytest.mark.parametrize("form, order", [("script", "winpatch_first"), ("script", "torch_first"),
