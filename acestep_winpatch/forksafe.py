@@ -4,7 +4,13 @@
 stays held in the child, where that thread does not exist, and the child's first ``with lock:``
 hangs for ever. Fork-based DataLoader workers and ``torch.multiprocessing`` fork while other
 threads may be inside a patched call. Every lock in this package is made here, and the child
-gets each one back unlocked (as ddtrace's ``internal/forksafe`` does).
+gets each one back unlocked (as ddtrace's ``internal/forksafe`` does) - except a lock that the
+forking thread itself holds: that thread goes on in the child (a compiler backend or a wrapper
+beneath ours that forks), and releases the lock on its way out, so the lock stays as it is.
+
+The registry of locks is a ``WeakSet`` (one lock per compiled object must not outlive it). It
+is safe without a lock of its own: ``add`` is one set insertion under the GIL, and the set is
+only iterated in the child, where one thread runs.
 """
 
 import os
@@ -16,13 +22,45 @@ _resets = []
 
 
 class _ForkSafeLock:
-    """A ``threading.Lock``/``RLock`` stand-in that is replaced by a new one in a forked child."""
+    """A ``threading.Lock`` stand-in; a forked child gets a new one unless its own thread holds it.
 
-    __slots__ = ("_factory", "_lock", "__weakref__")
+    A plain lock does not know its owner, so this one remembers which thread acquired it.
+    """
 
-    def __init__(self, factory):
-        self._factory = factory
-        self._lock = factory()
+    __slots__ = ("_lock", "_owner", "__weakref__")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._owner = None
+        _locks.add(self)
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self._lock.acquire(blocking, timeout):
+            self._owner = threading.get_ident()
+            return True
+        return False
+
+    def release(self):
+        self._owner = None
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+    def _renew(self):
+        if self._owner != threading.get_ident():  # the forking thread's ident carries over to the child
+            self._lock, self._owner = threading.Lock(), None
+
+
+class _ForkSafeRLock:
+    """A ``threading.RLock`` stand-in; a forked child gets a new one unless its own thread holds it."""
+
+    __slots__ = ("_lock", "__weakref__")
+
+    def __init__(self):
+        self._lock = threading.RLock()
         _locks.add(self)
 
     def acquire(self, blocking=True, timeout=-1):
@@ -38,15 +76,16 @@ class _ForkSafeLock:
         return self._lock.__exit__(*exc_info)
 
     def _renew(self):
-        self._lock = self._factory()
+        if not self._lock._is_owned():
+            self._lock = threading.RLock()
 
 
 def Lock():  # noqa: N802 - named like the threading factory it stands for
-    return _ForkSafeLock(threading.Lock)
+    return _ForkSafeLock()
 
 
 def RLock():  # noqa: N802
-    return _ForkSafeLock(threading.RLock)
+    return _ForkSafeRLock()
 
 
 def after_fork_in_child(callback):

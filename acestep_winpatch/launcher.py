@@ -29,8 +29,30 @@ def run(argv):
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = list(argv)
-        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+        sys.path[:] = sys_path_for_script(argv[0], sys.path, _safe_path())
         _run_script(argv[0])
+
+
+def sys_path_for_script(script, launcher_path, safe_path):
+    """The ``sys.path`` that ``python script`` starts with, from the one ``python -m acestep_winpatch`` got.
+
+    ``python -m`` put the working directory first, and ``python script.py`` puts the script's
+    folder first (symlinks resolved on POSIX, not on Windows, as CPython does) - unless ``safe_path``: ``-P``,
+    ``PYTHONSAFEPATH``, ``-I``, or a ``._pth`` file beside the interpreter (the Windows embeddable
+    Python that ComfyUI portable ships, whose ``sys.path[0]`` is then the stdlib zip), where
+    neither puts anything there. A folder or zip file is put first whatever ``safe_path`` says;
+    ``runpy.run_path`` does that for it.
+    """
+    rest = list(launcher_path if safe_path else launcher_path[1:])
+    if safe_path or _runs_through_runpy(script):
+        return rest
+    full_path = os.path.abspath(script) if os.name == "nt" else os.path.realpath(script)
+    return [os.path.dirname(full_path)] + rest
+
+
+def _safe_path():
+    """Whether this interpreter leaves the script's folder off ``sys.path`` (3.10 has only ``-I``)."""
+    return bool(getattr(sys.flags, "safe_path", False) or sys.flags.isolated)
 
 
 def _run_script(script):
@@ -39,7 +61,7 @@ def _run_script(script):
     ``runpy.run_path`` sets ``__package__`` to ``""`` where Python sets None, which breaks the
     ``if __package__ is None:`` idiom; folders and zip files still go through it.
     """
-    if os.path.isdir(script) or not os.path.isfile(script) or _is_zip(script):
+    if _runs_through_runpy(script):
         runpy.run_path(script, run_name="__main__")
         return
     with io.open_code(script) as handle:
@@ -52,10 +74,11 @@ def _run_script(script):
     exec(code, main.__dict__)
 
 
-def _is_zip(path):
+def _runs_through_runpy(script):
+    """A folder, a zip file, or a path that is neither (runpy gives Python's own error for it)."""
     import zipfile
 
-    return zipfile.is_zipfile(path)
+    return os.path.isdir(script) or not os.path.isfile(script) or zipfile.is_zipfile(script)
 
 
 def _reach_child_processes():

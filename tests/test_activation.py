@@ -9,8 +9,13 @@ without FFmpeg, loading a file succeeds only if the patch really is in the call 
 """
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import sysconfig
 import textwrap
+import zipfile
 
 import pytest
 
@@ -223,7 +228,7 @@ LAUNCHED = """
     import json, sys
     import __main__
     print("LAUNCHED " + json.dumps({
-        "name": __name__, "argv": sys.argv, "path0": sys.path[0],
+        "name": __name__, "argv": sys.argv, "path": sys.path,
         "main_is_this_module": vars(__main__) is globals(),
         "spec": getattr(__spec__, "name", None), "package": __package__,
     }))
@@ -237,15 +242,99 @@ def launched(result):
     return json.loads(lines[0][len("LAUNCHED "):])
 
 
-def test_launcher_runs_a_script_as_python_would(sandbox):
-    """argv, __name__, sys.path[0] and the exit code match a plain ``python script.py``."""
+@pytest.mark.parametrize("flags", [[], ["-P"], ["-I"]], ids=["default", "safe_path", "isolated"])
+@pytest.mark.parametrize("where", ["in_place", "symlinked"])
+def test_launcher_runs_a_script_as_python_would(where, flags, sandbox):
+    """argv, __name__, sys.path and the exit code match a plain ``python script.py``, also where
+    the script is a symlink (Python puts its target's folder first) and under ``-P``/``-I`` (it
+    puts nothing first)."""
     sandbox.add_folder("work/tools", {"show.py": LAUNCHED})
-    arguments = ["tools/show.py", "--flag", "two words", "é", "3"]
-    plain = sandbox.run(*arguments, cwd=sandbox.folder / "work")
-    through = sandbox.run("-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work")
+    if where == "symlinked":
+        (sandbox.folder / "work" / "links").mkdir()
+        os.symlink(sandbox.folder / "work" / "tools" / "show.py", sandbox.folder / "work" / "links" / "show.py")
+    arguments = [f"{'links' if where == 'symlinked' else 'tools'}/show.py", "--flag", "two words", "é", "3"]
+    plain = sandbox.run(*flags, *arguments, cwd=sandbox.folder / "work")
+    through = sandbox.run(*flags, "-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work")
     assert plain.returncode == 3 and through.returncode == 3, describe(through)
     assert launched(through) == launched(plain)
     assert launched(through)["name"] == "__main__" and launched(through)["main_is_this_module"]
+
+
+@pytest.mark.parametrize("safe_path", [False, True], ids=["default", "safe_path"])
+def test_the_launchers_sys_path_for_each_kind_of_script(safe_path, tmp_path):
+    """The decision alone: a file puts its (real) folder first unless safe_path; a folder or a
+    zip file is put first by runpy itself, so the launcher only drops what ``-m`` added."""
+    from acestep_winpatch.launcher import sys_path_for_script
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "script.py").write_text("")
+    (tmp_path / "link.py").symlink_to(tmp_path / "real" / "script.py")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__main__.py").write_text("")
+    with zipfile.ZipFile(tmp_path / "app.zip", "w") as archive:
+        archive.writestr("__main__.py", "")
+    launcher_path = ["/stdlib.zip", "/lib"] if safe_path else ["/working/directory", "/stdlib.zip", "/lib"]
+    rest = ["/stdlib.zip", "/lib"]
+    for script, first in [(tmp_path / "real" / "script.py", [str(tmp_path / "real")]),
+                          (tmp_path / "link.py", [str(tmp_path / "real")]),
+                          (tmp_path / "app", []), (tmp_path / "app.zip", [])]:
+        expected = rest if safe_path else first + rest
+        assert sys_path_for_script(str(script), launcher_path, safe_path) == expected, script
+
+
+@pytest.fixture(scope="module")
+def pth_interpreter(tmp_path_factory):
+    """An interpreter laid out as Windows' embeddable Python (ComfyUI portable's python_embeded):
+    the interpreter with a ``._pth`` file beside it, the standard library only in a zip file, the
+    package under ``Lib/site-packages``. CPython reads a ``._pth`` file beside the executable on
+    every platform since 3.11 (Modules/getpath.py): it then sets ``sys.path`` from the file alone
+    and ``safe_path``, exactly as there. A symlink to this venv's base interpreter stands for
+    ``python.exe``. Returns a function writing the ``._pth`` (with or without ``import site``)."""
+    folder = tmp_path_factory.mktemp("python_embeded")
+    executable = os.path.realpath(sys._base_executable)
+    (folder / os.path.basename(executable)).symlink_to(executable)
+    stdlib = os.path.dirname(os.__file__)
+    zip_name = f"python{sys.version_info.major}{sys.version_info.minor}.zip"
+    with zipfile.ZipFile(folder / zip_name, "w") as archive:  # stored: zipimport needs no zlib
+        for root, folders, files in os.walk(stdlib):
+            folders[:] = [name for name in folders
+                          if name not in ("site-packages", "test", "idlelib", "tkinter", "__pycache__")]
+            for name in files:
+                if name.endswith(".py"):
+                    archive.write(os.path.join(root, name), os.path.relpath(os.path.join(root, name), stdlib))
+    shutil.copytree(REPOSITORY / "acestep_winpatch", folder / "Lib" / "site-packages" / "acestep_winpatch",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    extensions = next(path for path in sys.path if os.path.basename(path) == "lib-dynload")
+
+    def with_pth(import_site):
+        lines = [zip_name, extensions, ".", "Lib/site-packages"] + (["import site"] if import_site else [])
+        (folder / (os.path.basename(executable) + "._pth")).write_text("\n".join(lines) + "\n")
+        return folder / os.path.basename(executable)
+
+    return with_pth
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="CPython reads ._pth files outside Windows from 3.11 on")
+@pytest.mark.parametrize("form", ["script", "module"])
+@pytest.mark.parametrize("import_site", [False, True], ids=["no_site", "import_site"])
+def test_launcher_on_an_embeddable_python_runs_as_python_does(import_site, form, pth_interpreter, tmp_path):
+    """There ``sys.path[0]`` is the stdlib zip and Python never adds the script's folder: a
+    launcher that put the folder there lost the standard library (``No module named 'zipfile'``)."""
+    python = pth_interpreter(import_site)
+    (python.parent / "shown.py").write_text(textwrap.dedent(LAUNCHED), encoding="utf-8")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "show.py").write_text(textwrap.dedent(LAUNCHED), encoding="utf-8")
+    target = ["-m", "shown"] if form == "module" else [str(tmp_path / "app" / "show.py")]
+    run = [str(python), "-c", "import sys; print(sys.flags.safe_path, sys.path[0])"]
+    probe = subprocess.run(run, capture_output=True, text=True, env=clean_environment(), cwd=tmp_path)
+    assert probe.stdout.split() == ["True", str(python.parent / f"python{sys.version_info.major}"
+                                                 f"{sys.version_info.minor}.zip")], describe(probe)
+    plain = subprocess.run([str(python), *target, "a b", "0"], capture_output=True, text=True,
+                           env=clean_environment(), cwd=tmp_path)
+    through = subprocess.run([str(python), "-m", "acestep_winpatch", "run", *target, "a b", "0"],
+                             capture_output=True, text=True, env=clean_environment(), cwd=tmp_path)
+    assert plain.returncode == 0 and through.returncode == 0, describe(through)
+    assert launched(through) == launched(plain), describe(through)
 
 
 def test_launcher_runs_a_module_as_python_would(sandbox):
@@ -263,6 +352,30 @@ def test_launcher_propagates_an_uncaught_exception_as_python_does(sandbox):
     through = sandbox.run("-m", "acestep_winpatch", "run", script)
     assert through.returncode == 1, describe(through)
     assert "KeyError: 'from the user script'" in through.stderr, describe(through)
+
+
+@pytest.mark.parametrize("theirs", ["none", "own"])
+def test_launcher_children_running_another_python_keep_its_own_sitecustomize(theirs, sandbox, tmp_path):
+    """The launcher puts its sitecustomize shim on PYTHONPATH for every child. A child that runs
+    another interpreter (here a second venv, without acestep_winpatch) finds the shim first: it
+    must still run that interpreter's own sitecustomize, and do nothing else."""
+    other = tmp_path / "other"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True, capture_output=True)
+    if theirs == "own":
+        their_site_packages = sysconfig.get_path("purelib", vars={"base": str(other), "platbase": str(other)})
+        sandbox.add_folder(their_site_packages, {"sitecustomize.py": PRE_EXISTING_SITECUSTOMIZE})
+    child = ("import builtins, sys; print('CHILD', getattr(builtins, 'PRE_EXISTING_SITECUSTOMIZE_RUNS', 0), "
+             "sorted(name for name in sys.modules if name.startswith('acestep')), "
+             "sys.modules['sitecustomize'].__file__.endswith('_site/sitecustomize.py'))")
+    parent = sandbox.add_folder("app", {"parent.py": f"""
+        import subprocess, sys
+        result = subprocess.run([{str(other / "bin" / "python")!r}, "-c", {child!r}], capture_output=True, text=True)
+        print(result.stdout, end="")
+        print(result.stderr, end="", file=sys.stderr)
+    """}) / "parent.py"
+    result = sandbox.run("-m", "acestep_winpatch", "run", parent)
+    assert result.returncode == 0 and result.stderr == "", describe(result)
+    assert f"CHILD {1 if theirs == 'own' else 0} [] True" in result.stdout, describe(result)
 
 
 @pytest.mark.parametrize("form, order", [("script", "winpatch_first"), ("script", "torch_first"),
@@ -350,6 +463,32 @@ assert torchaudio.load is original
 print("OK")
 """
     assert "OK" in run_python(code, env=clean_environment()).stdout
+
+
+def test_patched_functions_pickle_by_reference_and_copy_as_themselves():
+    """As the functions they stand for: a dataset or config that keeps ``torchaudio.load`` still
+    pickles for a spawned worker, and a pickle made while patched gives, where it is loaded, what
+    that attribute is there (after unapply(): torchaudio's own function)."""
+    code = """
+import copy, json, pickle, types, torch, torchaudio, acestep_winpatch
+from acestep_winpatch import registry
+targets = {"audio.load": (torchaudio, "load"), "audio.save": (torchaudio, "save"),
+           "compile.torch_compile": (torch, "compile"), "cuda.synchronize": (torch.cuda, "synchronize")}
+report, pickles = {}, {}
+for name, (module, attribute) in targets.items():
+    value = getattr(module, attribute)
+    pickles[name] = pickle.dumps({"kept": value})
+    report[name] = [type(value).__name__, pickle.loads(pickles[name])["kept"] is value,
+                    copy.copy(value) is value, copy.deepcopy([value])[0] is value]
+acestep_winpatch.unapply()
+report["unpickled_after_unapply"] = [pickle.loads(data)["kept"] is registry.original(name)
+                                     for name, data in pickles.items()]
+print("REPORT " + json.dumps(report))
+"""
+    report = report_of(run_python(code, env=clean_environment()))
+    for name in ("audio.load", "audio.save", "compile.torch_compile", "cuda.synchronize"):
+        assert report[name] == ["WinpatchProxy", True, True, True], (name, report)
+    assert report["unpickled_after_unapply"] == [True] * 4, report
 
 
 def test_unapply_under_a_foreign_wrapper_leaves_it_and_passes_through(wav):

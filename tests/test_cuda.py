@@ -88,6 +88,54 @@ def test_mps_and_xpu_machines_get_the_equivalent_call():
     assert report["device"] == "mps"
 
 
+# What torch.cuda.empty_cache/synchronize are once patched: our one kind of wrapt proxy around
+# torch's own function, passing everything but the call through, and gone again after unapply().
+PROXY_KIND = """
+    import copy, inspect, json, pickle, types, torch, wrapt, acestep_winpatch
+    from acestep_winpatch import registry
+    from acestep_winpatch.proxies import WinpatchProxy
+    report = {}
+    for name in ("empty_cache", "synchronize"):
+        proxy, original = getattr(torch.cuda, name), registry.original("cuda." + name)
+        report[name] = {
+            "ours": type(proxy) is WinpatchProxy and isinstance(proxy, wrapt.FunctionWrapper),
+            "wraps_torchs_function": type(original) is types.FunctionType and proxy.__wrapped__ is original,
+            "looks_like_it": [proxy.__name__, proxy.__module__ == original.__module__,
+                              proxy.__doc__ == original.__doc__, inspect.signature(proxy) == inspect.signature(original)],
+            "pickles_and_copies_as_itself": [pickle.loads(pickle.dumps(proxy)) is proxy,
+                                             copy.copy(proxy) is proxy, copy.deepcopy(proxy) is proxy],
+            "returns": repr(proxy()),
+        }
+    acestep_winpatch.unapply()
+    report["restored"] = [getattr(torch.cuda, name) is registry.original("cuda." + name)
+                          for name in ("empty_cache", "synchronize")]
+    print(json.dumps(report))
+"""
+
+
+def assert_proxy_kind(report):
+    for name in ("empty_cache", "synchronize"):
+        assert report[name] == {"ours": True, "wraps_torchs_function": True,
+                                "looks_like_it": [name, True, True, True],
+                                "pickles_and_copies_as_itself": [True, True, True], "returns": "None"}, report
+    assert report["restored"] == [True, True], report
+
+
+def test_both_calls_are_wrapt_proxies_like_every_other_patch():
+    assert_proxy_kind(last_json(run_python(PROXY_KIND)))
+
+
+def test_cpu_only_build_gets_the_same_proxies():
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": REPO}
+    env.pop("ACESTEP_WINPATCH", None)
+    result = subprocess.run([venv_python("cpu"), "-c", _dedent(PROXY_KIND)], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert_proxy_kind(last_json(result))
+
+
 def test_cpu_only_build_native_raises_and_patched_does_not():
     cpu_python = venv_python("cpu")
     import subprocess

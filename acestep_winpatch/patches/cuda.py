@@ -95,6 +95,6 @@ def device_available(device):
 
 
 PATCHES = [
-    Patch("cuda.empty_cache", "torch.cuda", "empty_cache", _empty_cache, hot_path=True),
-    Patch("cuda.synchronize", "torch.cuda", "synchronize", _synchronize, hot_path=True),
+    Patch("cuda.empty_cache", "torch.cuda", "empty_cache", _empty_cache),
+    Patch("cuda.synchronize", "torch.cuda", "synchronize", _synchronize),
 ]
