@@ -23,12 +23,12 @@ def safe_torch_compile(model=None, **options):
 
 def safe_cuda_empty_cache():
     """``torch.cuda.empty_cache()`` where CUDA works; the MPS/XPU equivalent or nothing elsewhere."""
-    return cuda_policy.run("empty_cache", _native("cuda.empty_cache", torch.cuda, "empty_cache"), (), {})
+    return cuda_policy.CUDA.run("empty_cache", _native("cuda.empty_cache", torch.cuda, "empty_cache"), (), {})
 
 
 def safe_cuda_synchronize(device=None):
     """``torch.cuda.synchronize(device)`` where CUDA works; the MPS/XPU equivalent or nothing elsewhere."""
-    return cuda_policy.run("synchronize", _native("cuda.synchronize", torch.cuda, "synchronize"), (device,), {})
+    return cuda_policy.CUDA.run("synchronize", _native("cuda.synchronize", torch.cuda, "synchronize"), (device,), {})
 
 
 def get_optimal_device():

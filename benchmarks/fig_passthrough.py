@@ -75,7 +75,7 @@ def child_cuda(arguments):
         acestep_winpatch.apply()
         usable = name.endswith("_usable")
         if usable:
-            cuda._cuda_usable = True  # the stand-in for a GPU machine (see the module docstring)
+            cuda.CUDA.usable = True  # the stand-in for a GPU machine (see the module docstring)
         call = name.removesuffix("_usable")
         entry = {"patch": probe.patch_state(f"torch.cuda.{call}"), "remark": remark}
         timers = {"patched": probe.statement_timer(f"torch.cuda.{call}()", namespace),
@@ -86,7 +86,7 @@ def child_cuda(arguments):
             entry["error"] = f"patched torch.cuda.{call}() raised {type(error).__name__}: {error}"[:300]
         results[name] = entry
         if usable:
-            cuda._cuda_usable = None
+            cuda.CUDA.usable = None
     acestep_winpatch.apply()
     probe.emit(results)
 

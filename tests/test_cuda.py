@@ -61,7 +61,7 @@ def test_where_cuda_is_usable_calls_pass_straight_through():
     result = run_python(
         "import acestep_winpatch, torch\n"
         "from acestep_winpatch.patches import cuda\n"
-        "cuda._cuda_usable = True\n" + _dedent(CALLS)
+        "cuda.CUDA.usable = True\n" + _dedent(CALLS)
     )
     outcomes = last_json(result)
     assert outcomes["synchronize"][1].startswith("Found no NVIDIA driver")

@@ -72,7 +72,7 @@ def test_where_cuda_is_usable_calls_pass_straight_through():
     """Stand-in for a working CUDA machine, which cannot exist here: the cached probe result is
     forced to "usable". The native functions then really run, and their own errors surface."""
     outcomes = last_json(run_python(
-        "import acestep_winpatch\nfrom acestep_winpatch.patches import cuda\ncuda._cuda_usable = True\n"
+        "import acestep_winpatch\nfrom acestep_winpatch.patches import cuda\ncuda.CUDA.usable = True\n"
         + textwrap.dedent(CALLS)))
     assert outcomes["ipc_collect"] == ["RuntimeError", NO_DRIVER]
     assert outcomes["reset_max_memory_allocated"] == ["RuntimeError", "invalid argument to reset_peak_memory_stats"]

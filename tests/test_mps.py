@@ -75,7 +75,7 @@ def test_on_a_cuda_machine_the_cuda_equivalent_runs():
         """
         import json, torch, acestep_winpatch
         from acestep_winpatch.patches import cuda
-        cuda._cuda_usable = True
+        cuda.CUDA.usable = True
         calls = []
         torch.cuda.empty_cache = lambda: calls.append("cuda.empty_cache")
         torch.cuda.synchronize = lambda: calls.append("cuda.synchronize")
