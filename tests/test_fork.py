@@ -93,7 +93,7 @@ class SlowFile:
 """
 
 FIRST_LOAD_IN_A_THREAD = """
-from acestep_winpatch.patches import audio as audio_patch
+from acestep_winpatch.patches.audio.policy import VERDICTS
 thread_result = {}
 
 def first_load():
@@ -110,7 +110,7 @@ def child_loads():
 thread = threading.Thread(target=first_load)
 thread.start()
 entered = inside.wait(120)
-held = is_held(audio_patch._learning)
+held = is_held(VERDICTS._lock)
 child = fork_child(child_loads)
 released.set()
 thread.join()
@@ -218,6 +218,7 @@ def test_fork_while_another_thread_holds_every_lock_of_the_package(wav, tmp_path
     code = FORK + f"""
 import acestep_winpatch
 from acestep_winpatch import forksafe
+from acestep_winpatch.patches.audio import policy  # made on first use: its verdicts' lock
 holding, released = threading.Event(), threading.Event()
 locks = list(forksafe._locks)
 

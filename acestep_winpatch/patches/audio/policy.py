@@ -121,20 +121,38 @@ def bind(operation, native, args, kwargs):
     A wrapper beneath ours that hides the signature (``*args, **kwargs`` without
     ``functools.wraps``) is read with the signature of the first original the registry saw,
     torchaudio's own. ``None`` for a call the signature rejects (native then raises its own
-    TypeError), or where no signature can be read at all.
+    TypeError). Where neither says more than ``*args, **kwargs`` (that wrapper was there before the
+    plugin), torchaudio's documented parameters, the same in every era from 2.5 to 2.11, bind it.
     """
     signature = _explicit_signature(native)
     if signature is None:
         original = registry.original(operation.name)
         signature = _explicit_signature(original) if original is not registry.MISSING else None
-    if signature is None:
-        return None
+    if signature is None:  # installed before us, the wrapper is the first original too
+        signature = _DOCUMENTED[operation.verb]
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError:
         return None
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+def _load(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True, format=None,
+          buffer_size=4096, backend=None):
+    """torchaudio's ``load`` and ``load_with_torchcodec`` parameters (2.5 to 2.11)."""
+
+
+def _save(uri, src, sample_rate, channels_first=True, format=None, encoding=None, bits_per_sample=None,
+          buffer_size=4096, backend=None, compression=None):
+    """torchaudio's ``save`` and ``save_with_torchcodec`` parameters (2.5 to 2.11)."""
+
+
+def _info(uri, format=None, buffer_size=4096, backend=None):
+    """torchaudio's ``info`` parameters (2.5 to 2.8; restored on 2.9+)."""
+
+
+_DOCUMENTED = {verb: inspect.signature(stub) for verb, stub in (("load", _load), ("save", _save), ("info", _info))}
 
 
 @functools.lru_cache(maxsize=64)
