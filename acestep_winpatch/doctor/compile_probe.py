@@ -7,23 +7,28 @@ environment is exactly what a user's ACE-Step run is.
 
 The check calls the patched ``torch.compile`` the way ACE-Step does (``torch.compile(module)``,
 default backend) and compares one call with eager: a real inductor compile with the real
-compiler. Three settings keep it cheap without hiding anything it is for (each only where
-the user has not set the variable): ``TORCHINDUCTOR_VEC_ISA_OK=0`` skips inductor's
-vector-ISA probe, which starts ten interpreters that each import torch (about 17 s here)
-and can only choose the SIMD width, never fail a compile; ``TORCHINDUCTOR_COMPILE_THREADS=1``
-compiles the one tiny kernel in-process instead of starting a worker pool; and the child
-leaves with ``os._exit`` once its result is written, skipping about 1 s of teardown.
+compiler, in a fresh folder (removed afterwards) inside the inductor cache folder the user's
+runs would use: a kernel cached by an earlier run would let the compile succeed without any
+compiler, and a cache path inductor cannot compile in (torch 2.11's g++ command breaks at a
+blank in it) must fail here as it would for ACE-Step. Three settings keep it cheap
+without hiding anything it is for (the first two only where the user has not set them):
+``TORCHINDUCTOR_VEC_ISA_OK=0`` skips inductor's vector-ISA probe, which starts ten
+interpreters that each import torch (about 17 s here) and can only choose the SIMD width,
+never fail a compile; ``TORCHINDUCTOR_COMPILE_THREADS=1`` compiles the one tiny kernel
+in-process instead of starting a worker pool; and the child leaves with ``os._exit`` once
+its result is written, skipping about 1 s of teardown.
 
 Run as ``python -m acestep_winpatch.doctor.compile_probe``: prints one JSON object.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-from .outcome import FAILED, CheckFailed, FellBack, error_text, observe
+from .outcome import FAILED, NATIVE, CheckFailed, FellBack, error_text, observe
 
 TIMEOUT_SECONDS = 300
 VEC_ISA_VARIABLE = "TORCHINDUCTOR_VEC_ISA_OK"
@@ -37,8 +42,8 @@ class Probe:
         env = dict(os.environ)
         for variable, value in CHILD_SETTINGS.items():
             env.setdefault(variable, value)
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
+        self._out = tempfile.TemporaryFile(mode="w+", errors="replace")
+        self._err = tempfile.TemporaryFile(mode="w+", errors="replace")
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, env=env,
@@ -70,6 +75,20 @@ def _broken(text):
     return {"check": {"outcome": FAILED, "detail": text}, "compiler": [f"unknown: {text}", {"error": text}]}
 
 
+def fresh_cache_folder():
+    """A new, empty folder inside inductor's cache folder (``TORCHINDUCTOR_CACHE_DIR`` or its
+    default under the temporary folder), made inductor's cache for this process."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+        parent = cache_dir()
+    except Exception:  # another torch layout: the temporary folder is inductor's default parent
+        parent = None
+    folder = tempfile.mkdtemp(prefix="acestep_winpatch_doctor_", dir=parent)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    return folder
+
+
 def compile_check():
     """The patched ``torch.compile`` on a tiny module: compiled, eager by the plugin, or failed."""
     import torch
@@ -94,20 +113,20 @@ def compile_check():
 def find_compiler():
     """The C++ compiler inductor would use, resolved by inductor's own ``get_cpp_compiler``
     (``CXX``, then ``torch._inductor.config.cpp.cxx``; ``cl`` on Windows)."""
-    import shutil
-
     from torch._inductor import config, cpp_builder
 
     searched = config.cpp.cxx if sys.platform != "win32" else os.environ.get("CXX", "cl")
+    # inductor's candidates, in its order; None stands for a conda gxx it installs on request
+    searched = list(searched) if isinstance(searched, (list, tuple)) else [searched]
     try:
         compiler = cpp_builder.get_cpp_compiler()
     except Exception as error:
         text = error_text(error)
-        return f"not found: {text}", {"path": None, "searched": repr(searched), "error": text}
+        return f"not found: {text}", {"path": None, "searched": searched, "error": text}
     path = shutil.which(compiler) or compiler
     version = _compiler_version(path)
     summary = f"{path} ({version})" if version else path
-    return summary, {"path": path, "version": version, "searched": repr(searched)}
+    return summary, {"path": path, "version": version, "searched": searched}
 
 
 def _compiler_version(path):
@@ -122,10 +141,17 @@ def _compiler_version(path):
 def _main():
     result = {}
     try:
+        import warnings
+
         import acestep_winpatch
 
-        result["check"] = observe(compile_check, acestep_winpatch.status)
-        if os.environ.get(VEC_ISA_VARIABLE) == "0":
+        warnings.simplefilter("ignore", acestep_winpatch.FallbackWarning)  # the check reports it
+        cache = fresh_cache_folder()
+        try:
+            result["check"] = observe(compile_check, acestep_winpatch.status)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        if result["check"]["outcome"] == NATIVE and os.environ.get(VEC_ISA_VARIABLE) == "0":
             result["check"]["detail"] += f" ({VEC_ISA_VARIABLE}=0: inductor's vector-ISA probe skipped)"
     except Exception as error:
         result["check"] = {"outcome": FAILED, "detail": error_text(error)}
