@@ -31,7 +31,8 @@ def doctor(*args, env=None):
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    """The temporary folder and the user's inductor cache of the shared doctor run."""
+    """The temporary folder and an empty inductor cache for the shared doctor run: its compile
+    check compiles for real, whatever this machine's cache holds."""
     root = tmp_path_factory.mktemp("doctor")
     (root / "tmp").mkdir()
     (root / "inductor_cache").mkdir()
@@ -246,13 +247,8 @@ def test_json_values_are_json(diagnosis):
     assert all(name is None or isinstance(name, str) for name in compiler["searched"]), compiler
 
 
-def test_doctor_compiles_in_its_own_inductor_cache_and_leaves_no_folder(diagnosis, folders):
-    """A kernel cached by an earlier run would let the compile succeed without a compiler: the
-    compile runs in a new folder inside the user's inductor cache, removed afterwards, and leaves
-    nothing else there. (Inductor keeps its precompiled headers in the temporary folder whatever
-    the cache folder is.)"""
+def test_doctor_leaves_no_folder_of_its_own(diagnosis, folders):
     assert diagnosis[1]["checks"]["torch.compile"]["outcome"] == "native"
-    assert os.listdir(folders["TORCHINDUCTOR_CACHE_DIR"]) == []
     leftovers = [name for name in os.listdir(folders["TMPDIR"]) if name.startswith("acestep_winpatch")]
     assert leftovers == [], leftovers
 
