@@ -98,14 +98,15 @@ def _status(argv):
         return 0
     import textwrap
 
-    print(textwrap.fill(STATUS_HEADER.format(python=sys.executable), 100), end="\n\n")
+    print(textwrap.fill(STATUS_HEADER.format(python=sys.executable), 100, break_on_hyphens=False), end="\n\n")
     rows = {"applied": f"{'yes' if status['applied'] else 'no'} (activated by {', '.join(status['activated_by']) or 'nothing'})"}
     rows.update((name, f"{entry['state']}" + (f": {entry['detail']}" if entry.get("detail") else ""))
                 for name, entry in status["patches"].items())
     rows.update((f"problem {number}", text) for number, text in enumerate(status["config"]["problems"], 1))
     width = max(map(len, rows)) + 2
     for name, text in rows.items():
-        print(textwrap.fill(text, 100, initial_indent=f"  {name.ljust(width)}", subsequent_indent=" " * (width + 2)))
+        print(textwrap.fill(text, 100, initial_indent=f"  {name.ljust(width)}", subsequent_indent=" " * (width + 2),
+                            break_on_hyphens=False))
     return 0
 
 
