@@ -11,10 +11,13 @@ are importable from here and load their dependencies only when first used.
 from . import config, events, importhook, registry
 from . import log
 from .log import warn_once
+from .notices import ConfigWarning, FallbackWarning
 from .patches import PATCHES
 
+__version__ = "0.1.0"
+
 __all__ = [
-    "apply", "unapply", "is_applied", "status",
+    "apply", "unapply", "is_applied", "status", "ConfigWarning", "FallbackWarning",
     "load_audio_safe", "load_audio_safe_stereo", "load_audio_safe_mono", "get_audio_info",
     "safe_torch_compile", "safe_cuda_empty_cache", "safe_cuda_synchronize",
     "get_optimal_device", "get_optimal_dtype", "setup_torch_backends",
@@ -47,19 +50,20 @@ def apply(**overrides):
     settings = config.reload().override(**overrides)
     config.use(settings)
     log.configure(settings.log_level)
-    for problem in settings.problems:
-        warn_once(("config", problem), "%s", problem)
-    _warn_about_unknown_names(settings.disabled)
     registry.apply(settings)
+    # Said after the patches are in place: under an ``error`` warnings filter this raises.
+    settings.report_problems()
+    _report_unknown_names(settings.disabled)
 
 
-def _warn_about_unknown_names(disabled):
+def _report_unknown_names(disabled):
     names = {record.patch.name for record in registry.records()}
-    known = names | {name.split(".", 1)[0] for name in names} | {"*"}
-    unknown = sorted(disabled - known)
+    known = names | {name.split(".", 1)[0] for name in names}
+    unknown = sorted(disabled - known - {"*"})
     if unknown:
-        warn_once(("unknown names", tuple(unknown)), "%s names no patch or group: %s (known: %s)",
-                  config.DISABLE, ", ".join(unknown), ", ".join(sorted(known - {"*"})))
+        config.report_problem(config.DISABLE, ",".join(unknown),
+                              f"names of patches or groups ({', '.join(sorted(known))}) or *",
+                              "these name nothing; the others still apply")
 
 
 def unapply():

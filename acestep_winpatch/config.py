@@ -1,12 +1,14 @@
 """Every environment variable the plugin reads, parsed in one place into one settings object.
 
 Explicit arguments to :func:`acestep_winpatch.apply` override the environment. A value that
-cannot be parsed never raises: the default is used and one warning names the variable and
-the values it accepts.
+cannot be parsed never raises: the default is used, and ``apply()`` says so with one
+:class:`~acestep_winpatch.ConfigWarning` per variable naming the value and what is accepted
+(:func:`report_problem`, also used for mistakes found later, such as an unknown compile backend).
 """
 
 import os
-from . import forksafe
+
+from . import forksafe, notices
 
 MASTER_SWITCH = "ACESTEP_WINPATCH"
 DISABLE = "ACESTEP_WINPATCH_DISABLE"
@@ -18,8 +20,11 @@ FALSE_WORDS = ("0", "false", "no", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 COMPILE_POLICIES = ("attempt", "eager")  # or the name of a torch.compile backend
 
+SHOWN_VALUE_LENGTH = 80
+
 _lock = forksafe.Lock()
 _current = None
+_reported = {}  # variable -> message, for status(): every problem reported in this process
 
 
 def parse_bool(text):
@@ -40,19 +45,23 @@ class Settings:
     def __init__(self, environ):
         self.sources = {}
         self.problems = []
-        self.enabled = self._read(environ, MASTER_SWITCH, True, _bool_value, "one of " + "/".join(TRUE_WORDS + FALSE_WORDS))
-        self.disabled = self._read(environ, DISABLE, frozenset(), _name_list, "a comma-separated list of patch names, or *")
-        self.compile_policy = self._read(environ, COMPILE, "attempt", _policy, "attempt, eager, or a torch.compile backend name")
-        self.log_level = self._read(environ, LOG_LEVEL, None, _log_level, "one of " + "/".join(LOG_LEVELS))
+        self.enabled = self._read(environ, MASTER_SWITCH, True, _bool_value,
+                                  "one of " + "/".join(TRUE_WORDS + FALSE_WORDS), "on")
+        self.disabled = self._read(environ, DISABLE, frozenset(), _name_list,
+                                   "a comma-separated list of patch names, or *", "nothing disabled")
+        self.compile_policy = self._read(environ, COMPILE, "attempt", _policy,
+                                         "attempt, eager, or a torch.compile backend name", "attempt")
+        self.log_level = self._read(environ, LOG_LEVEL, None, _log_level,
+                                    "one of " + "/".join(LOG_LEVELS), "no log on stderr")
 
-    def _read(self, environ, variable, default, convert, accepted):
+    def _read(self, environ, variable, default, convert, accepted, default_text):
         text = environ.get(variable)
         if text is None or not text.strip():
             self.sources[variable] = "default"
             return default
         value = convert(text)
         if value is None:
-            self.problems.append(f"{variable}={text!r} is not valid ({accepted} accepted); using the default")
+            self.problems.append((variable, text, accepted, f"using the default ({default_text})"))
             self.sources[variable] = "default (invalid value ignored)"
             return default
         self.sources[variable] = f"environment {variable}={text}"
@@ -92,8 +101,32 @@ class Settings:
             "compile_policy": self.compile_policy,
             "log_level": self.log_level,
             "sources": dict(self.sources),
-            "problems": list(self.problems),
+            "problems": [problem_text(*problem) for problem in self.problems]
+                        + [text for variable, text in _reported.items()
+                           if variable not in {problem[0] for problem in self.problems}],
         }
+
+    def report_problems(self):
+        """Say every parsing problem: one :class:`~acestep_winpatch.ConfigWarning` per variable."""
+        for problem in self.problems:
+            report_problem(*problem)
+
+
+def problem_text(variable, value, accepted, consequence):
+    value = str(value)
+    shown = value if len(value) <= SHOWN_VALUE_LENGTH else value[:SHOWN_VALUE_LENGTH - 3] + "..."
+    return f"{variable}={shown!r} is not valid ({accepted} accepted); {consequence}"
+
+
+def report_problem(variable, value, accepted, consequence="using the default"):
+    """Tell the user that ``variable=value`` cannot be used: a
+    :class:`~acestep_winpatch.ConfigWarning` naming the variable, the value and what is
+    accepted, once per variable and process (later calls are kept for ``status()`` only).
+    """
+    text = problem_text(variable, value, accepted, consequence)
+    with _lock:
+        _reported.setdefault(variable, text)
+    notices.config_problem(variable, text)
 
 
 def _bool_value(text):

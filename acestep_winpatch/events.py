@@ -1,11 +1,13 @@
 """What happened at run time: how often each kind of fallback fired, which decoder served
 each audio read, and notes for ``status()``.
 
-Each kind of fallback logs one short warning per process, never one per call.
+The first fallback of each kind in a process is said twice over: one
+:class:`~acestep_winpatch.FallbackWarning` on stderr for the user (see :mod:`.notices`), and one
+warning record on the ``acestep_winpatch`` logger; every later one is a debug record only.
 """
 
-from . import forksafe
-from .log import warn_once
+from . import forksafe, notices
+from .log import get_logger, warn_once
 
 _lock = forksafe.Lock()
 _counts = {}
@@ -15,11 +17,16 @@ _decoders = {}
 
 
 def fallback(kind, reason):
-    """Count one fallback of ``kind`` and warn the first time it happens in this process."""
+    """Count one fallback of ``kind``; the first in this process is shown. Under an ``error``
+    warnings filter the notice raises, after the count, at every fallback."""
     with _lock:
-        _counts[kind] = _counts.get(kind, 0) + 1
+        count = _counts[kind] = _counts.get(kind, 0) + 1
         _reasons.setdefault(kind, reason)
-    warn_once(("fallback", kind), "%s fell back: %s", kind, reason)
+    if count == 1:
+        warn_once(("fallback", kind), "%s fell back: %s", kind, reason)
+    else:
+        get_logger().debug("%s fell back again (%d in this process): %s", kind, count, reason)
+    notices.fallback(kind, reason)
 
 
 def decoded(kind, decoder):

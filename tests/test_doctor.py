@@ -6,12 +6,15 @@ once with the C++ compiler pointed at a path that does not exist. Nothing is fak
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+import acestep_winpatch
 from conftest import run_python
+from startup_sandbox import PACKAGE_SOURCE, Sandbox, clean_environment, describe
 
 ALL_CHECKS = {"audio wav", "audio flac", "audio mp3", "audio ogg", "torch.compile", "cuda empty_cache", "cuda synchronize",
               "cuda ipc_collect", "cuda reset_peak", "mps empty_cache", "mps synchronize"}
@@ -28,9 +31,19 @@ def doctor(*args, env=None):
 
 
 @pytest.fixture(scope="module")
-def diagnosis():
+def folders(tmp_path_factory):
+    """The temporary folder and an empty inductor cache for the shared doctor run: its compile
+    check compiles for real, whatever this machine's cache holds."""
+    root = tmp_path_factory.mktemp("doctor")
+    (root / "tmp").mkdir()
+    (root / "inductor_cache").mkdir()
+    return {"TMPDIR": str(root / "tmp"), "TORCHINDUCTOR_CACHE_DIR": str(root / "inductor_cache")}
+
+
+@pytest.fixture(scope="module")
+def diagnosis(folders):
     """One ``doctor --json`` run in this environment: (exit code, parsed JSON)."""
-    result = doctor("--json")
+    result = doctor("--json", env=folders)
     return result.returncode, json.loads(result.stdout)
 
 
@@ -112,6 +125,7 @@ def test_missing_compiler_is_reported_and_compile_falls_back():
     check = report["checks"]["torch.compile"]
     assert check["outcome"] == "fell back", check
     assert "/nonexistent/cl" in check["detail"], check
+    assert "vector-ISA" not in check["detail"], check  # no compile ran
 
 
 def test_table_renders_every_entry_and_check(diagnosis):
@@ -198,3 +212,104 @@ def test_torchaudio_era(version, era):
     from acestep_winpatch.doctor.environment import torchaudio_era
 
     assert torchaudio_era(version) == era
+
+
+def test_report_starts_with_the_plugin_its_folder_and_numpy(diagnosis):
+    import numpy
+
+    environment = diagnosis[1]["environment"]
+    assert list(environment)[:2] == ["acestep_winpatch", "python"]
+    plugin = environment["acestep_winpatch"]
+    assert plugin["version"] == acestep_winpatch.__version__
+    assert plugin["path"] == os.path.dirname(acestep_winpatch.__file__) and plugin["problem"] is None
+    assert plugin["summary"].startswith(f"{acestep_winpatch.__version__} ({plugin['path']})")
+    assert environment["numpy"]["version"] == numpy.__version__
+
+
+def test_every_audio_check_gives_its_reason_in_one_form(diagnosis):
+    checks = diagnosis[1]["checks"]
+    details = {checks[name]["detail"] for name in AUDIO_CHECKS if checks[name]["outcome"] == "fell back"}
+    assert len(details) <= 1, details  # the same fallback, said the same way for every format
+    for detail in details:
+        assert "using the fallback for this process" not in detail and detail.startswith("audio.save, audio.load: ")
+
+
+@pytest.mark.needs_broken_ffmpeg
+def test_the_ffmpeg_libraries_are_listed_once(diagnosis):
+    environment = diagnosis[1]["environment"]
+    assert "libavutil" not in environment["torchcodec"]["summary"], environment["torchcodec"]
+    assert "see FFmpeg libraries" in environment["torchcodec"]["summary"], environment["torchcodec"]
+    assert "libavutil.so.57" in environment["FFmpeg libraries"]["summary"]
+
+
+def test_json_values_are_json(diagnosis):
+    compiler = diagnosis[1]["environment"]["C++ compiler"]
+    assert isinstance(compiler["searched"], list), compiler
+    assert all(name is None or isinstance(name, str) for name in compiler["searched"]), compiler
+
+
+def test_doctor_leaves_no_folder_of_its_own(diagnosis, folders):
+    assert diagnosis[1]["checks"]["torch.compile"]["outcome"] == "native"
+    leftovers = [name for name in os.listdir(folders["TMPDIR"]) if name.startswith("acestep_winpatch")]
+    assert leftovers == [], leftovers
+
+
+def test_the_vector_isa_remark_comes_with_a_compile_only(diagnosis):
+    check = diagnosis[1]["checks"]["torch.compile"]
+    assert check["outcome"] == "native" and "vector-ISA probe skipped" in check["detail"], check
+
+
+def test_doctor_writes_utf8_on_a_cp1252_console_with_a_non_ascii_path(tmp_path):
+    """``doctor > report.txt`` on Windows' default code page, in a user folder named in Chinese."""
+    sandbox = Sandbox(tmp_path / "用户 Jürgen")
+    report = tmp_path / "report.txt"
+    with open(report, "wb") as handle:
+        result = subprocess.run([str(sandbox.python), "-m", "acestep_winpatch", "doctor"], stdout=handle,
+                                stderr=subprocess.PIPE, env=clean_environment({"PYTHONIOENCODING": "cp1252"}),
+                                cwd=tmp_path, timeout=600)
+    text = report.read_bytes().decode("utf-8")
+    assert result.returncode == 0, result.stderr.decode("cp1252", "replace") + text
+    assert f"({sandbox.python})" in " ".join(text.split()), text  # the table may wrap at the blank
+    assert text.splitlines()[-1].startswith("Verdict: every check passes"), text
+
+
+def bare_venv(folder):
+    """A venv with the plugin copied in and nothing else: no torch, numpy or soundfile."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, capture_output=True)
+    site_packages = next(folder.glob("lib/python*/site-packages"))
+    shutil.copytree(PACKAGE_SOURCE, site_packages / "acestep_winpatch", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder / "bin" / "python"
+
+
+def test_without_torch_doctor_says_so_for_this_interpreter(tmp_path):
+    python = bare_venv(tmp_path / "venv")
+    table = subprocess.run([str(python), "-m", "acestep_winpatch", "doctor"], capture_output=True, text=True,
+                           env=clean_environment(), cwd=tmp_path, timeout=120)
+    expected = f"torch is not importable in this interpreter ({python})"
+    assert table.returncode == 1, describe(table)
+    assert expected in " ".join(table.stdout.split()), describe(table)
+    assert "FAILED" not in table.stdout and "Traceback" not in table.stderr, describe(table)
+    report = json.loads(subprocess.run([str(python), "-m", "acestep_winpatch", "doctor", "--json"],
+                                       capture_output=True, text=True, env=clean_environment(),
+                                       cwd=tmp_path, timeout=120).stdout)
+    assert report["checks"] == {} and report["verdict"]["skipped"].startswith(expected), report["verdict"]
+    assert report["environment"]["torch"]["importable"] is False
+    assert report["environment"]["soundfile"]["summary"] == "not installed"
+
+
+def test_a_namespace_package_is_named_as_not_the_plugin(tmp_path):
+    """What ``import acestep_winpatch`` gives where a folder of that name without ``__init__.py``
+    (the clone, seen from the folder holding it) wins: a real namespace package."""
+    (tmp_path / "acestep_winpatch").mkdir()
+    result = run_python(f"""
+        import importlib.util
+        from importlib.machinery import PathFinder
+        import acestep_winpatch
+        from acestep_winpatch.doctor import environment
+        namespace = importlib.util.module_from_spec(PathFinder.find_spec("acestep_winpatch", [{str(tmp_path)!r}]))
+        print(environment.plugin_problem(namespace))
+        print("REAL", environment.plugin_problem(acestep_winpatch))
+        """, env=clean_environment())
+    problem, real = result.stdout.splitlines()
+    assert problem.startswith(f"acestep_winpatch resolves to a namespace package ({tmp_path / 'acestep_winpatch'})")
+    assert "editable_mode=compat" in problem and real == "REAL None", result.stdout

@@ -2,15 +2,18 @@
 
 It reports the environment (:mod:`.environment`), then runs live checks: audio round trips
 and the CUDA calls in this process (:mod:`.checks`), ``torch.compile`` in a child process
-started first so that it runs alongside (:mod:`.compile_probe`). Each check is native,
-fell back or failed (:mod:`.outcome`). The exit status is 0 when no check failed.
+(:mod:`.compile_probe`). The child is the longest part (a fresh interpreter importing torch,
+dynamo and inductor, then a real compile), so it starts before anything else and everything
+else runs alongside it. Each check is native, fell back or failed (:mod:`.outcome`). The
+exit status is 0 when no check failed; nothing can be checked, and the status is 1, where
+torch is not installed for this interpreter or ``acestep_winpatch`` is not the plugin.
 """
 
+import argparse
 import sys
+import warnings
 
 from .outcome import FAILED, FELL_BACK
-
-USAGE = "usage: python -m acestep_winpatch doctor [--json]"
 
 
 def diagnose():
@@ -19,9 +22,17 @@ def diagnose():
 
     from . import checks, compile_probe, environment
 
-    probe = compile_probe.Probe()
-    report = environment.report(acestep_winpatch.status)
-    in_process = checks.run(acestep_winpatch.status)
+    problem = environment.plugin_problem(acestep_winpatch)
+    skipped = problem or environment.torch_missing()
+    probe = None if skipped else compile_probe.Probe()
+    status = None if problem else acestep_winpatch.status
+    report = environment.report(status, torch_importable=environment.torch_missing() is None)
+    if skipped:
+        return {"environment": report, "checks": {},
+                "verdict": {"ok": False, "failed": [], "fell_back": 0, "skipped": skipped, "summary": skipped}}
+    with warnings.catch_warnings():  # each check reports its fallback itself
+        warnings.simplefilter("ignore", acestep_winpatch.FallbackWarning)
+        in_process = checks.run(status)
     compiled = probe.results()
     report[environment.COMPILER] = environment.entry(*compiled["compiler"])
     ordered = {name: result for name, result in in_process.items() if name.startswith("audio")}
@@ -38,19 +49,17 @@ def verdict(checks):
         summary = f"{len(failed)} of {len(outcomes)} checks FAILED: {', '.join(failed)}"
     else:
         summary = f"every check passes ({len(outcomes) - fell_back} native, {fell_back} through a fallback)"
-    return {"ok": not failed, "failed": failed, "fell_back": fell_back, "summary": summary}
+    return {"ok": not failed, "failed": failed, "fell_back": fell_back, "skipped": None, "summary": summary}
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if any(arg in ("-h", "--help") for arg in argv):
-        print(USAGE)
-        return 0
-    if any(arg != "--json" for arg in argv):
-        print(USAGE, file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m acestep_winpatch doctor",
+        description="Diagnose this environment and run every patched path live (in a temporary folder).")
+    parser.add_argument("--json", action="store_true", help="the same report as one JSON object")
+    options = parser.parse_args(argv)
     from . import render
 
     diagnosis = diagnose()
-    print(render.as_json(diagnosis) if "--json" in argv else render.as_table(diagnosis))
+    print(render.as_json(diagnosis) if options.json else render.as_table(diagnosis))
     return 0 if diagnosis["verdict"]["ok"] else 1

@@ -7,23 +7,27 @@ environment is exactly what a user's ACE-Step run is.
 
 The check calls the patched ``torch.compile`` the way ACE-Step does (``torch.compile(module)``,
 default backend) and compares one call with eager: a real inductor compile with the real
-compiler. Three settings keep it cheap without hiding anything it is for (each only where
-the user has not set the variable): ``TORCHINDUCTOR_VEC_ISA_OK=0`` skips inductor's
-vector-ISA probe, which starts ten interpreters that each import torch (about 17 s here)
-and can only choose the SIMD width, never fail a compile; ``TORCHINDUCTOR_COMPILE_THREADS=1``
-compiles the one tiny kernel in-process instead of starting a worker pool; and the child
-leaves with ``os._exit`` once its result is written, skipping about 1 s of teardown.
+compiler and inductor's own caches, as the user's runs have them (a cache path inductor cannot
+compile in, such as one with a blank for torch 2.11's g++ command, fails here as it does for
+ACE-Step). Three settings keep it cheap without hiding anything it is for (the first two only
+where the user has not set them):
+``TORCHINDUCTOR_VEC_ISA_OK=0`` skips inductor's vector-ISA probe, which starts ten
+interpreters that each import torch (about 17 s here) and can only choose the SIMD width,
+never fail a compile; ``TORCHINDUCTOR_COMPILE_THREADS=1`` compiles the one tiny kernel
+in-process instead of starting a worker pool; and the child leaves with ``os._exit`` once
+its result is written, skipping about 1 s of teardown.
 
 Run as ``python -m acestep_winpatch.doctor.compile_probe``: prints one JSON object.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-from .outcome import FAILED, CheckFailed, FellBack, error_text, observe
+from .outcome import FAILED, NATIVE, CheckFailed, FellBack, error_text, observe
 
 TIMEOUT_SECONDS = 300
 VEC_ISA_VARIABLE = "TORCHINDUCTOR_VEC_ISA_OK"
@@ -37,8 +41,8 @@ class Probe:
         env = dict(os.environ)
         for variable, value in CHILD_SETTINGS.items():
             env.setdefault(variable, value)
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
+        self._out = tempfile.TemporaryFile(mode="w+", errors="replace")
+        self._err = tempfile.TemporaryFile(mode="w+", errors="replace")
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, env=env,
@@ -99,20 +103,20 @@ def compile_check():
 def find_compiler():
     """The C++ compiler inductor would use, resolved by inductor's own ``get_cpp_compiler``
     (``CXX``, then ``torch._inductor.config.cpp.cxx``; ``cl`` on Windows)."""
-    import shutil
-
     from torch._inductor import config, cpp_builder
 
     searched = config.cpp.cxx if sys.platform != "win32" else os.environ.get("CXX", "cl")
+    # inductor's candidates, in its order; None stands for a conda gxx it installs on request
+    searched = list(searched) if isinstance(searched, (list, tuple)) else [searched]
     try:
         compiler = cpp_builder.get_cpp_compiler()
     except Exception as error:
         text = error_text(error)
-        return f"not found: {text}", {"path": None, "searched": repr(searched), "error": text}
+        return f"not found: {text}", {"path": None, "searched": searched, "error": text}
     path = shutil.which(compiler) or compiler
     version = _compiler_version(path)
     summary = f"{path} ({version})" if version else path
-    return summary, {"path": path, "version": version, "searched": repr(searched)}
+    return summary, {"path": path, "version": version, "searched": searched}
 
 
 def _compiler_version(path):
@@ -127,10 +131,13 @@ def _compiler_version(path):
 def _main():
     result = {}
     try:
+        import warnings
+
         import acestep_winpatch
 
+        warnings.simplefilter("ignore", acestep_winpatch.FallbackWarning)  # the check reports it
         result["check"] = observe(compile_check, acestep_winpatch.status)
-        if os.environ.get(VEC_ISA_VARIABLE) == "0":
+        if result["check"]["outcome"] == NATIVE and os.environ.get(VEC_ISA_VARIABLE) == "0":
             result["check"]["detail"] += f" ({VEC_ISA_VARIABLE}=0: inductor's vector-ISA probe skipped)"
     except Exception as error:
         result["check"] = {"outcome": FAILED, "detail": error_text(error)}

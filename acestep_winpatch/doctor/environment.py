@@ -13,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import sys
 
 from .outcome import error_text
@@ -24,30 +25,77 @@ DISPATCH_ERA = (2, 5)
 
 
 COMPILER = "C++ compiler"
+PLUGIN = "acestep_winpatch"
+# torchcodec quotes one loader error per FFmpeg version; the FFmpeg entry already lists those.
+_MISSING_LIBAVUTIL = re.compile(r"^libavutil\.so\.\d+: cannot open shared object file")
 
 
-def report(status):
+def torch_missing():
+    """Why nothing can be checked here when torch is not installed for this interpreter, or None."""
+    if importlib.util.find_spec("torch") is not None:
+        return None
+    return (f"torch is not importable in this interpreter ({sys.executable}): nothing to check. Run doctor "
+            "with the Python that runs ACE-Step, or install torch into this environment.")
+
+
+def plugin_problem(module):
+    """Why ``module``, what ``import acestep_winpatch`` gave, is not the plugin, or None.
+
+    A folder named like the package on ``sys.path`` before the install (the current directory,
+    when it is the one holding the clone) is imported instead: as a namespace package when it
+    has no ``__init__.py``, so the plugin silently does nothing in that process.
+    """
+    if getattr(module, "__file__", None) is None:
+        where = ", ".join(getattr(module, "__path__", None) or ["?"])
+        return (f"acestep_winpatch resolves to a namespace package ({where}), not to the plugin: a folder named "
+                "like the package is on sys.path before the installed one (the current directory, when it "
+                "holds the clone), so nothing is patched in this process. Run from another folder, or install "
+                "the plugin path-based: pip install -e . --config-settings editable_mode=compat")
+    if not hasattr(module, "status"):
+        return f"acestep_winpatch resolves to {module.__file__}, which is not the plugin: nothing is patched here"
+    return None
+
+
+def plugin_summary():
+    """``acestep_winpatch VERSION (FOLDER)``: what a bug report needs first."""
+    summary, _ = _plugin()
+    return f"{PLUGIN} {summary}"
+
+
+def report(status, torch_importable=True):
     """Every probe, in the order a bug report reads best. The compile probe's child fills in
-    :data:`COMPILER` (resolving it here would import inductor, about 1.6 s)."""
+    :data:`COMPILER` (resolving it here would import inductor, about 1.6 s). ``status`` is
+    ``acestep_winpatch.status``, or None where that is not the plugin (:func:`plugin_problem`)."""
     probes = [
-        ("platform", _platform),
+        (PLUGIN, _plugin),
         ("python", _python),
+        ("platform", _platform),
         ("embedded ._pth", lambda: embedded_python(os.path.dirname(os.path.abspath(sys.executable)))),
-        ("torch", _torch),
-        ("accelerators", _accelerators),
-        ("torchaudio", _torchaudio),
-        ("torchcodec", _torchcodec),
+        ("torch", _torch if torch_importable else _no_torch),
+        ("numpy", lambda: _version_line("numpy")),
+    ]
+    if torch_importable:
+        probes += [
+            ("accelerators", _accelerators),
+            ("torchaudio", _torchaudio),
+            ("torchcodec", _torchcodec),
+        ]
+    probes += [
         ("FFmpeg libraries", _ffmpeg_libraries),
         ("soundfile", _soundfile),
         ("libsndfile formats", _libsndfile_formats),
         ("librosa / soxr / PyAV", _audio_packages),
         ("triton", _triton),
-        (COMPILER, lambda: ("not probed", {})),
-        ("wrapt", lambda: _version_line("wrapt")),
-        ("activation", lambda: _activation(status)),
-        ("configuration", lambda: _configuration(status)),
-        ("patches", lambda: _patches(status)),
     ]
+    if torch_importable:
+        probes.append((COMPILER, lambda: ("not probed", {})))
+    probes.append(("wrapt", lambda: _version_line("wrapt")))
+    if status is not None:
+        probes += [
+            ("activation", lambda: _activation(status)),
+            ("configuration", lambda: _configuration(status)),
+            ("patches", lambda: _patches(status)),
+        ]
     return {name: _guarded(probe) for name, probe in probes}
 
 
@@ -78,6 +126,25 @@ def _version_line(*distributions):
         if version:
             return version, {"version": version, "distribution": name}
     return "not installed", {"version": None}
+
+
+def _plugin():
+    import acestep_winpatch
+
+    installed = installed_version(PLUGIN)
+    problem = plugin_problem(acestep_winpatch)
+    if problem:
+        return f"NOT the plugin: {problem}", {"version": None, "path": None, "installed_version": installed,
+                                              "problem": problem}
+    version, folder = acestep_winpatch.__version__, os.path.dirname(acestep_winpatch.__file__)
+    summary = f"{version} ({folder})"
+    if installed and installed != version:
+        summary += f"; the installed metadata says {installed} (another copy?)"
+    return summary, {"version": version, "path": folder, "installed_version": installed, "problem": None}
+
+
+def _no_torch():
+    return f"not importable in this interpreter ({sys.executable})", {"version": None, "importable": False}
 
 
 def _platform():
@@ -197,7 +264,9 @@ def _torchcodec():
     try:
         import torchcodec.decoders  # noqa: F401  (this is what loads libtorchcodec and FFmpeg)
     except Exception as error:
-        text = error_text(error)
+        text = error_text(error, omit=_MISSING_LIBAVUTIL)
+        if text != error_text(error):
+            text += " (no FFmpeg library found: see FFmpeg libraries)"
         return f"{version}, does NOT load: {text}", {"installed": True, "version": version, "loads": False, "error": text}
     return f"{version}, loads", {"installed": True, "version": version, "loads": True}
 
@@ -237,6 +306,8 @@ def _loadable(name):
 
 
 def _soundfile():
+    if installed_version("soundfile") is None:
+        return "not installed", {"version": None}
     import soundfile
 
     version, libsndfile = soundfile.__version__, soundfile.__libsndfile_version__
@@ -244,6 +315,8 @@ def _soundfile():
 
 
 def _libsndfile_formats():
+    if installed_version("soundfile") is None:
+        return "soundfile not installed", {"formats": []}
     import soundfile
 
     formats = sorted(soundfile.available_formats())

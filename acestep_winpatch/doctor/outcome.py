@@ -26,15 +26,17 @@ class CheckFailed(Exception):
     """A check ran without an exception but its result is wrong (for example a short read-back)."""
 
 
-def error_text(error):
-    """``Type: first line`` of ``error``, plus the distinct loader errors its message quotes."""
+def error_text(error, omit=None):
+    """``Type: first line`` of ``error``, plus the distinct loader errors its message quotes
+    (except those the regular expression ``omit`` matches)."""
     message = str(error)
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    first = lines[0] if lines else ""
+    first = lines[0].removesuffix(" Likely causes:") if lines else ""
     causes = []
     for line in lines[1:]:
         match = _CAUSE_LINE.match(line)
-        if match and _WRAPPER_TEXT not in match.group(2) and match.group(2) not in causes:
+        if (match and _WRAPPER_TEXT not in match.group(2) and match.group(2) not in causes
+                and not (omit and omit.match(match.group(2)))):
             causes.append(match.group(2))
     text = f"{type(error).__name__}: {first}" if first else type(error).__name__
     if causes:
@@ -65,11 +67,16 @@ def observe(action, status):
     }
     notes = {key: text for key, text in after["notes"].items() if before["notes"].get(key) != text}
     decoders = _served_since(before["decoders"], after["decoders"])
-    # A fallback kind keeps only its first reason, which may belong to an earlier call
-    # (cuda.empty_cache's for a later synchronize); a note written now is the better "why".
-    parts = [f"{key}: {text}" for key, text in notes.items()]
-    if not notes:
-        parts = [f"{kind}: {reason}" for kind, reason in fallbacks.items()]
+    reasons = {}
+    for kind, reason in fallbacks.items():
+        # A kind keeps only its first reason, which may belong to another call of that kind
+        # (cuda.empty_cache's for a later synchronize): a note written now under the kind
+        # (cuda.synchronize) is the better "why". A note named like the kind repeats its reason.
+        specific = {key: text for key, text in notes.items() if key.startswith(kind + ".")}
+        reasons.update(specific or {kind: reason})
+    reasons.update((key, text) for key, text in notes.items()
+                   if not any(key == kind or key.startswith(kind + ".") for kind in fallbacks))
+    parts = _grouped(reasons)
     if isinstance(result, FellBack) or fallbacks:
         outcome = FELL_BACK
         parts = ([str(result)] if isinstance(result, FellBack) and not parts else []) + parts
@@ -92,6 +99,14 @@ def _served_since(before, after):
         if grown:
             served[kind] = grown
     return served
+
+
+def _grouped(reasons):
+    """``"a, b: why"`` for the names that share a reason, in order of first appearance."""
+    names = {}
+    for name, text in reasons.items():
+        names.setdefault(text, []).append(name)
+    return [f"{', '.join(group)}: {text}" for text, group in names.items()]
 
 
 def _plugin_record(status):
