@@ -251,6 +251,7 @@ def test_an_unknown_backend_name_is_reported_once_and_the_model_answers_eagerly(
     reports = [line for line in result.stderr.splitlines() if "ACESTEP_WINPATCH_COMPILE='inductr'" in line]
     assert len(reports) == 1, result.stderr
     assert "attempt, eager" in reports[0] and "aot_eager" in reports[0] and "inductor" in reports[0]
+    assert "ConfigWarning: acestep_winpatch configuration:" in reports[0], reports[0]
 
 
 OOM = "CUDA out of memory. Tried to allocate 20.00 GiB"

@@ -16,6 +16,7 @@ Nothing here imports torch at module level: the package must import without it.
 
 import os
 import sys
+
 from .. import config, events, forksafe, log
 from ..registry import Patch
 
@@ -176,12 +177,9 @@ def _known_setting(setting):
 
 
 def _report_unknown_backend(name, known):
-    """Say once that the compile setting names no backend; the only place that reports it."""
-    log.warn_once(
-        ("config", config.COMPILE),
-        "%s=%r is not valid (attempt, eager, or a torch.compile backend: %s); using the default, attempt",
-        config.COMPILE, name, ", ".join(known),
-    )
+    """Say once that the compile setting names no backend (a ``ConfigWarning``); the only place that reports it."""
+    config.report_problem(config.COMPILE, name, f"attempt, eager, or a torch.compile backend: {', '.join(known)}",
+                          "using the default, attempt")
 
 
 def _devices(args, kwargs, owner):
