@@ -80,16 +80,77 @@ def decode(source, frame_offset, num_frames, channels_first, normalize):
             tensor = _decode_segments(source, audio.channels, start, count, channels_first)
             if tensor is not None:
                 return tensor, audio.samplerate
+        read = ConsecutiveReads.of(audio)
         if audio.subtype in LOSSY_SUBTYPES:
-            return _read_lossy(audio, start, count, channels_first), audio.samplerate
-        if start:
+            if read is None:
+                return _read_lossy_at_once(audio, start, count, channels_first), audio.samplerate
+            _skip(read, audio.channels, start)
+        elif start:
             audio.seek(start)
         sink = FrameSink(audio.channels, reserved, channels_first, tensor_dtype)
-        _read_into(audio, sink, count, read_dtype)
+        _read_into(read or ConsecutiveReads.through_soundfile(audio), sink, count, read_dtype)
         return sink.result(), audio.samplerate
 
 
-def _read_into(audio, sink, count, read_dtype):
+class ConsecutiveReads:
+    """Reads of consecutive frames through libsndfile itself, with no seek between them.
+
+    python-soundfile's ``SoundFile.read`` ends every read with ``seek(position + frames)``
+    ("update read & write position"), and libsndfile passes every seek to the codec. For
+    MP3 that is ``mpg123_seek``, which restarts decoding near the position with too little
+    history for layer III's bit reservoir: the frames after each block boundary come out
+    wrong (errors up to 0.6) or shifted. Consecutive ``sf_readf_*`` calls without that seek
+    give exactly the samples of one full read, whatever the block sizes. FLAC is spared a
+    decoder re-seek per block too. The calls release the GIL (cffi), so segments decode in
+    parallel threads.
+    """
+
+    CTYPES = {"float32": "float", "int16": "short", "int32": "int", "float64": "double"}
+
+    def __init__(self, audio, raw):
+        self.audio = audio
+        self.raw = raw
+
+    @classmethod
+    def of(cls, audio):
+        """Reads straight through libsndfile's C API, or ``None`` where this soundfile hides it."""
+        handle = getattr(audio, "_file", None)
+        library, ffi = getattr(soundfile, "_snd", None), getattr(soundfile, "_ffi", None)
+        if handle is None or library is None or ffi is None or not hasattr(library, "sf_readf_float"):
+            return None
+        return cls(audio, (library, ffi, handle))
+
+    @classmethod
+    def through_soundfile(cls, audio):
+        """Reads through ``SoundFile.read`` (exact for every format but the lossy ones)."""
+        return cls(audio, None)
+
+    def __call__(self, out):
+        """Fill the C-contiguous ``[n, C]`` array ``out`` with the next frames; return how many were read."""
+        if self.raw is None:
+            return len(self.audio.read(len(out), out.dtype.name, out=out))
+        library, ffi, handle = self.raw
+        if not out.flags.c_contiguous:
+            raise ValueError("libsndfile reads into C-contiguous [frames, channels] arrays only")
+        ctype = self.CTYPES[out.dtype.name]
+        got = getattr(library, f"sf_readf_{ctype}")(handle, ffi.cast(f"{ctype} *", out.ctypes.data), len(out))
+        error = library.sf_error(handle)
+        if error:
+            raise soundfile.LibsndfileError(error, prefix="Error reading: ")
+        return got
+
+
+def _skip(read, channels, frames):
+    """Decode and drop ``frames`` frames: lossy streams reach an offset only by decoding up to it."""
+    scratch = np.empty((min(frames, BLOCK_FRAMES), channels), np.float32)
+    while frames > 0:
+        got = read(scratch[:min(frames, BLOCK_FRAMES)])
+        if got == 0:
+            return
+        frames -= got
+
+
+def _read_into(read, sink, count, read_dtype):
     """Read up to ``count`` frames from the current position into ``sink``; return the frames read."""
     buffer = None
     remaining = count
@@ -97,12 +158,12 @@ def _read_into(audio, sink, count, read_dtype):
         wanted = min(remaining, BLOCK_FRAMES)
         slot = sink.interleaved_slot(wanted)
         if slot is not None:
-            got = len(audio.read(wanted, read_dtype, out=slot))
+            got = read(slot)
             sink.commit(got)
         else:
             if buffer is None:
-                buffer = np.empty((min(count, BLOCK_FRAMES), audio.channels), read_dtype)
-            got = len(audio.read(wanted, read_dtype, out=buffer[:wanted]))
+                buffer = np.empty((min(count, BLOCK_FRAMES), sink.channels), read_dtype)
+            got = read(buffer[:wanted])
             sink.put_interleaved(buffer[:got])
         remaining -= got
         if got < wanted:
@@ -110,17 +171,13 @@ def _read_into(audio, sink, count, read_dtype):
     return count - remaining
 
 
-def _read_lossy(audio, start, count, channels_first):
+def _read_lossy_at_once(audio, start, count, channels_first):
     """Decode frames ``start:start+count`` of an MP3/Vorbis/Opus stream in ONE read from the start.
 
-    libsndfile 1.2 seeks these streams approximately (MP3 lands hundreds of frames off), and
-    its MPEG decoder returns wrong samples (errors up to 0.6) at some boundaries between
-    consecutive reads. One read costs a full-size interleaved buffer for ``[C, T]`` output;
-    PyAV would avoid it but decodes MP3 about twice as slowly.
+    Only where ``ConsecutiveReads`` cannot reach libsndfile: block reads through
+    ``SoundFile.read`` would seek between blocks. Costs a full-size interleaved buffer.
     """
     samples = audio.read(start + count, "float32", always_2d=True)[start:]
-    # numpy's own transposing copy is about twice as fast as block-wise copies into a sink here,
-    # and the full-size interleaved buffer exists either way.
     return torch.from_numpy(np.ascontiguousarray(samples.T) if channels_first else samples)
 
 
@@ -134,7 +191,8 @@ def _decode_segments(source, channels, start, count, channels_first):
         part = FrameSink.window(output, first - start, stop - first)
         with soundfile.SoundFile(source.for_library()) as audio:
             audio.seek(first)
-            return _read_into(audio, part, stop - first, "float32") == stop - first
+            read = ConsecutiveReads.of(audio) or ConsecutiveReads.through_soundfile(audio)
+            return _read_into(read, part, stop - first, "float32") == stop - first
 
     with ThreadPoolExecutor(PARALLEL_WORKERS) as pool:
         complete = list(pool.map(segment, bounds[:-1], bounds[1:]))
