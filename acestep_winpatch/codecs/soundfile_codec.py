@@ -283,6 +283,40 @@ def samples_for_soundfile(tensor):
 # scale 2^(n-1), clip): libsndfile would scale by 2^(n-1)-1 and differ from torchaudio by 1 LSB.
 # subtype -> (integer dtype handed to libsndfile, scale). libsndfile turns int32 into 24 bits by >> 8.
 QUANTISE = {"PCM_16": (np.int16, 2.0 ** 15), "PCM_24": (np.int32, 2.0 ** 31), "PCM_32": (np.int32, 2.0 ** 31)}
+# Frames per encoded block: the quantiser's passes over a block stay in the CPU's cache.
+WRITE_BLOCK_FRAMES = 1 << 14
+
+
+class Quantiser:
+    """Float samples to the integers of ``QUANTISE[subtype]``, computed in the samples' own precision.
+
+    Scaling by a power of two is exact, and so is rounding an exact value, so float32 input
+    needs no float64 stage: the same integers come out of float32 arithmetic, at a fraction
+    of the cost. The one value float32 cannot hold is int32's maximum: there the top of the
+    range is 2^31 - 128, which libsndfile's >> 8 for 24-bit output maps to the same sample.
+    32-bit output from float32 is therefore computed in float64.
+    """
+
+    def __init__(self, subtype, float_dtype):
+        self.integer, self.scale = QUANTISE[subtype]
+        exact = float_dtype == np.float64 or self.integer == np.int16 or subtype == "PCM_24"
+        self.work = np.dtype(float_dtype if exact else np.float64)
+        limits = np.iinfo(self.integer)
+        self.low = self.work.type(limits.min)
+        self.high = self.work.type(limits.max)
+        if int(self.high) > limits.max:
+            self.high = np.nextafter(self.high, self.work.type(0))
+
+    def scale_into(self, block, source):
+        """``block[...] = source * scale`` in the working precision (transposing on the way, if asked)."""
+        np.multiply(source, self.work.type(self.scale), out=block, casting="same_kind")
+
+    def integers(self, block, out):
+        """Round and clip ``block`` in place, then return its integers in ``out``."""
+        np.rint(block, out=block)
+        np.clip(block, self.low, self.high, out=block)
+        np.copyto(out, block, casting="unsafe")
+        return out
 
 
 def write(stream_or_path, samples, sample_rate, format, subtype, options):
@@ -292,27 +326,28 @@ def write(stream_or_path, samples, sample_rate, format, subtype, options):
     partial output). Values beyond [-1, 1] are clipped to full scale for integer subtypes.
     """
     channels, frames = samples.shape
-    quantise = QUANTISE.get(subtype) if samples.dtype.kind == "f" else None
-    buffer = np.empty((min(frames, BLOCK_FRAMES), channels), samples.dtype)
-    quantised = np.empty(buffer.shape, quantise[0]) if quantise else None
+    is_float = samples.dtype.kind == "f"
+    quantiser = Quantiser(subtype, samples.dtype) if is_float and subtype in QUANTISE else None
+    block_frames = min(frames, WRITE_BLOCK_FRAMES)
+    buffer = np.empty((block_frames, channels), quantiser.work if quantiser else samples.dtype)
+    integers = np.empty(buffer.shape, quantiser.integer) if quantiser else None
     with soundfile.SoundFile(stream_or_path, "w", sample_rate, channels, subtype, format=WRITE_FORMATS[format],
                              **options) as out:
-        for start in range(0, frames, BLOCK_FRAMES):
-            block = buffer[:min(BLOCK_FRAMES, frames - start)]
-            np.copyto(block, samples[:, start:start + block.shape[0]].T)
-            if block.dtype.kind == "f" and not np.isfinite(block.sum(dtype=np.float64)):
-                raise ValueError(f"cannot encode NaN or Inf samples (first block with one starts at frame {start})")
-            if quantise:
-                block = _quantise(block, quantised[:block.shape[0]], *quantise)
+        for start in range(0, frames, WRITE_BLOCK_FRAMES):
+            source = samples[:, start:start + WRITE_BLOCK_FRAMES].T
+            block = buffer[:source.shape[0]]
+            # Huge finite samples may overflow to Inf once scaled, or in the block's sum; both are
+            # handled (clipped, or checked again on the source) and must not warn.
+            with np.errstate(over="ignore", invalid="ignore"):
+                if quantiser:
+                    quantiser.scale_into(block, source)
+                else:
+                    np.copyto(block, source)
+                if is_float and not np.isfinite(np.add.reduce(block, axis=None)) and not np.isfinite(source).all():
+                    raise ValueError(f"cannot encode NaN or Inf samples (first block with one starts at frame {start})")
+                if quantiser:
+                    block = quantiser.integers(block, integers[:block.shape[0]])
             out.write(block)
-
-
-def _quantise(block, out, dtype, scale):
-    limits = np.iinfo(dtype)
-    scaled = np.rint(block.astype(np.float64) * scale)
-    np.clip(scaled, limits.min, limits.max, out=scaled)
-    np.copyto(out, scaled, casting="unsafe")
-    return out
 
 
 def check_writable(format, subtype):
