@@ -1,10 +1,12 @@
 """Decoding through PyAV, which bundles its own FFmpeg: for containers libsndfile cannot read
 (m4a, aac, webm, ...) and for Ogg, where it matches torchaudio's FFmpeg path sample for sample
-(libsndfile's frame counts differ) at about libsndfile's speed and half its memory. Imported only
-when a file needs it (``import av`` costs ~170 ms)."""
+(libsndfile's frame counts differ) and, decoding long Vorbis streams in parallel segments, beats
+it. Imported only when a file needs it (``import av`` costs ~170 ms)."""
 
+import itertools
 import math
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
@@ -29,12 +31,13 @@ ENCODINGS = {"flac": "FLAC", "mp3": "MP3", "mp3float": "MP3", "vorbis": "VORBIS"
 PARALLEL_CODECS = {"vorbis"}
 PARALLEL_SEGMENTS = min(os.cpu_count() or 1, 4)
 PARALLEL_MIN_FRAMES = 1 << 20
-# Where segments begin, as fractions of the file's bytes. Every segment but the first also
-# demuxes (without decoding) the packets before its own, so the first ones are a little longer.
+# Where segments begin, as fractions of the file's bytes, and how much earlier (as a fraction
+# of the stream's duration) a segment seeks to, so that it lands before its first page.
 SPLIT_POINTS = [part / PARALLEL_SEGMENTS for part in range(1, PARALLEL_SEGMENTS)]
+SEEK_MARGIN = 0.05
 WARMUP_PACKETS = 2
 # Frames gathered before a copy into the output (see ``Batches``).
-BATCH_FRAMES = 1 << 15
+BATCH_FRAMES = 1 << 14
 
 
 def _open(source, hint):
@@ -151,11 +154,12 @@ class Batches:
         self.position += batch.samples
 
 
-def _decode_segments(source, hint, channels, capacity, channels_first):
-    """Decode a whole Vorbis stream as ``PARALLEL_SEGMENTS`` segments in parallel threads, into one tensor.
+def _decode_segments(source, hint, channels, capacity, channels_first, split_points=None):
+    """Decode a whole Vorbis stream as segments in parallel threads, into one tensor.
 
-    Segment ``i`` covers the packets from the first one that begins an Ogg page at or past
-    ``SPLIT_POINTS[i]`` of the file's bytes, up to the next segment's first packet. Such a
+    Segment ``i > 0`` covers the packets from the first one that begins an Ogg page at or past
+    ``split_points[i - 1]`` (``SPLIT_POINTS``; fractions of the file's bytes, ascending) up to
+    the next segment's first packet. Such a
     packet's timestamp is the previous page's granule position, so it says exactly where the
     segment's samples go: ``pts - origin``, ``origin`` being the first decoded frame's timestamp.
     A Vorbis packet depends on nothing but the block before it (the overlap), so a fresh
@@ -167,13 +171,17 @@ def _decode_segments(source, hint, channels, capacity, channels_first):
     sink = FrameSink(channels, capacity, channels_first)
     try:
         origin = _first_timestamp(source, hint)
-        bounds = [None] + [math.ceil(size * fraction) for fraction in SPLIT_POINTS] + [None]
+        fractions = split_points or SPLIT_POINTS
+        bounds = [None] + [math.ceil(size * fraction) for fraction in fractions] + [None]
+        # Where to seek before demuxing: well before the segment's first byte (the bit rate varies).
+        seeks = [None] + [max(int(capacity * (fraction - SEEK_MARGIN)), 0) + origin for fraction in fractions]
 
         def segment(part):
-            return _decode_segment(source, hint, sink, channels, origin, bounds[part], bounds[part + 1])
+            return _decode_segment(source, hint, sink, channels, origin, bounds[part], bounds[part + 1], seeks[part])
 
-        with ThreadPoolExecutor(PARALLEL_SEGMENTS) as pool:
-            results = list(pool.map(segment, range(PARALLEL_SEGMENTS)))
+        with ThreadPoolExecutor(len(bounds) - 2) as pool:  # this thread decodes the first segment itself
+            later = pool.map(segment, range(1, len(bounds) - 1))
+            results = [segment(0), *later]
     except (av.FFmpegError, ValueError, OSError):
         return None
     for (offset, filled, _), (next_offset, _, _) in zip(results, results[1:]):
@@ -196,40 +204,54 @@ def _first_timestamp(source, hint):
     raise ValueError("the stream decodes to no frames")
 
 
-def _decode_segment(source, hint, sink, channels, origin, begin, end):
+def _decode_segment(source, hint, sink, channels, origin, begin, end, seek):
     """Decode the packets from the page start at or past byte ``begin`` (``None``: the stream's
-    start) to the one at or past byte ``end`` (``None``: its end) into ``sink``.
+    start) to the one at or past byte ``end`` (``None``: its end) into ``sink``, demuxing from
+    timestamp ``seek`` on (``None``: from the start).
 
     Returns ``(offset, frames written, reached the stream's end)``; ``offset`` is ``None`` when
-    no packet begins a page past ``begin``.
+    no packet begins a page past ``begin``, or when the seek went past it (FFmpeg's Ogg seek
+    lands on a page start, and from there demuxes the same packets as from the file's start).
     """
     with _open(source, hint) as container:
         stream = _audio_stream(container)
         context = stream.codec_context
-        previous_position, warmup, window, batches, offset = None, [], None, None, None
-        for packet in container.demux(stream):
+        packets = container.demux(stream)
+        if seek is not None:
+            container.seek(seek, stream=stream, backward=True)
+            packets = container.demux(stream)
+            landed = next(packets, None)
+            if landed is None or landed.pos is None or landed.pos >= begin:  # too far: demux from the start
+                container.close()
+                return _decode_segment(source, hint, sink, channels, origin, begin, end, None)
+            packets = itertools.chain([landed], packets)
+        previous_position, warmup, window, batches, offset = None, deque(maxlen=WARMUP_PACKETS), None, None, None
+        first_timestamp = None
+        for packet in packets:
             position = packet.pos
             page_start = position is not None and position != previous_position and packet.pts is not None
             if position is not None:
                 previous_position = position
             if window is None:
-                if begin is None:
-                    offset = 0
-                elif page_start and position >= begin:
-                    offset = packet.pts - origin
-                    if not 0 <= offset <= sink.capacity:
-                        return None, 0, False
-                    for early in warmup:
-                        context.decode(early)
-                else:
-                    warmup = (warmup + [packet])[-WARMUP_PACKETS:]
+                if begin is not None and not (page_start and position >= begin):
+                    warmup.append(packet)
                     continue
+                offset = 0 if begin is None else packet.pts - origin
+                if not 0 <= offset <= sink.capacity or len(warmup) < warmup.maxlen and begin is not None:
+                    return None, 0, False
+                for early in warmup:
+                    context.decode(early)
                 window = FrameSink.window(sink, offset, sink.capacity - offset)
                 batches = Batches(window, channels)
-            elif end is not None and page_start and position >= end:
+                first_timestamp = origin + offset
+            if end is not None and page_start and position >= end:
                 batches.flush()
                 return offset, window.filled, False
             for frame in context.decode(packet):
+                if first_timestamp is not None:  # the segment's first samples are those its offset promised
+                    if frame.pts != first_timestamp:
+                        return None, 0, False
+                    first_timestamp = None
                 batches.add(frame)
         if batches is None:
             return None, 0, False
