@@ -89,7 +89,8 @@ def main(argv=None):
 
     summary = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "bash benchmarks/run.sh" + (" --quick" if options.quick else ""),
+        "command": " ".join([os.environ.get("WINPATCH_BENCHMARK_COMMAND", "python benchmarks/run.py"),
+                             *(argv if argv is not None else sys.argv[1:])]),
         "commit": git_commit(),
         "machine": machine,
         "environments": {"working": environments.working_confirmed, "broken": environments.broken_confirmed},
