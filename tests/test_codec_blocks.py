@@ -272,6 +272,18 @@ def test_saved_integers_are_ffmpegs_across_write_blocks(tmp_path, extension, sub
     assert np.array_equal(stored.astype(np.int64), expected)
 
 
+@pytest.mark.parametrize("extension", ["wav", "flac"])
+def test_nan_in_a_later_block_fails_the_pipelined_save_and_leaves_the_destination(tmp_path, extension):
+    destination = tmp_path / f"song.{extension}"
+    destination.write_bytes(b"the user's song")
+    samples = torch.zeros(2, soundfile_codec.WRITE_BLOCK_FRAMES * 3)
+    samples[1, soundfile_codec.WRITE_BLOCK_FRAMES * 2 + 5] = float("nan")
+    with pytest.raises(ValueError, match=f"starts at frame {soundfile_codec.WRITE_BLOCK_FRAMES * 2}"):
+        codecs.encode(destination, samples, 44100)
+    assert destination.read_bytes() == b"the user's song"
+    assert [path.name for path in tmp_path.iterdir()] == [destination.name]
+
+
 def test_huge_finite_samples_are_clipped_without_a_numpy_warning(tmp_path):
     """Scaled by 2^31 in float32, 1e30 overflows to Inf: clipped like any loud sample, and silently."""
     with warnings.catch_warnings():

@@ -283,8 +283,9 @@ def samples_for_soundfile(tensor):
 # scale 2^(n-1), clip): libsndfile would scale by 2^(n-1)-1 and differ from torchaudio by 1 LSB.
 # subtype -> (integer dtype handed to libsndfile, scale). libsndfile turns int32 into 24 bits by >> 8.
 QUANTISE = {"PCM_16": (np.int16, 2.0 ** 15), "PCM_24": (np.int32, 2.0 ** 31), "PCM_32": (np.int32, 2.0 ** 31)}
-# Frames per encoded block: the quantiser's passes over a block stay in the CPU's cache.
-WRITE_BLOCK_FRAMES = 1 << 14
+# Frames per encoded block: large enough that handing blocks to the helper thread costs
+# little, small enough that the quantiser's passes over one stay in the CPU's cache.
+WRITE_BLOCK_FRAMES = 1 << 16
 
 
 class Quantiser:
@@ -322,32 +323,58 @@ class Quantiser:
 def write(stream_or_path, samples, sample_rate, format, subtype, options):
     """Encode ``samples`` (a ``[C, T]`` numpy array) block by block: no full-size transposed copy.
 
-    Float samples must be finite: NaN or Inf raise ValueError (and the caller discards the
-    partial output). Values beyond [-1, 1] are clipped to full scale for integer subtypes.
+    The encoder is the slow part (FLAC above all), and libsndfile releases the GIL while it
+    encodes, so a helper thread prepares the next block meanwhile. Float samples must be
+    finite: NaN or Inf raise ValueError (and the caller discards the partial output). Values
+    beyond [-1, 1] are clipped to full scale for integer subtypes.
     """
     channels, frames = samples.shape
-    is_float = samples.dtype.kind == "f"
-    quantiser = Quantiser(subtype, samples.dtype) if is_float and subtype in QUANTISE else None
-    block_frames = min(frames, WRITE_BLOCK_FRAMES)
-    buffer = np.empty((block_frames, channels), quantiser.work if quantiser else samples.dtype)
-    integers = np.empty(buffer.shape, quantiser.integer) if quantiser else None
+    blocks = EncoderBlocks(samples, subtype)
+    starts = range(0, frames, WRITE_BLOCK_FRAMES)
     with soundfile.SoundFile(stream_or_path, "w", sample_rate, channels, subtype, format=WRITE_FORMATS[format],
                              **options) as out:
-        for start in range(0, frames, WRITE_BLOCK_FRAMES):
-            source = samples[:, start:start + WRITE_BLOCK_FRAMES].T
-            block = buffer[:source.shape[0]]
-            # Huge finite samples may overflow to Inf once scaled, or in the block's sum; both are
-            # handled (clipped, or checked again on the source) and must not warn.
-            with np.errstate(over="ignore", invalid="ignore"):
-                if quantiser:
-                    quantiser.scale_into(block, source)
-                else:
-                    np.copyto(block, source)
-                if is_float and not np.isfinite(np.add.reduce(block, axis=None)) and not np.isfinite(source).all():
-                    raise ValueError(f"cannot encode NaN or Inf samples (first block with one starts at frame {start})")
-                if quantiser:
-                    block = quantiser.integers(block, integers[:block.shape[0]])
-            out.write(block)
+        if len(starts) == 1:
+            out.write(blocks.prepare(0, 0))
+            return
+        with ThreadPoolExecutor(1) as helper:
+            pending = helper.submit(blocks.prepare, 0, 0)
+            for index, start in enumerate(starts):
+                block = pending.result()
+                if index + 1 < len(starts):
+                    pending = helper.submit(blocks.prepare, starts[index + 1], (index + 1) % 2)
+                out.write(block)
+
+
+class EncoderBlocks:
+    """``[n, C]`` blocks of ``samples`` as libsndfile takes them: interleaved, and quantised the
+    way FFmpeg does where the subtype is an integer one. Two buffers, so one block can be
+    prepared while the other is being encoded."""
+
+    def __init__(self, samples, subtype):
+        self.samples = samples
+        self.is_float = samples.dtype.kind == "f"
+        self.quantiser = Quantiser(subtype, samples.dtype) if self.is_float and subtype in QUANTISE else None
+        shape = (min(samples.shape[1], WRITE_BLOCK_FRAMES), samples.shape[0])
+        work = self.quantiser.work if self.quantiser else samples.dtype
+        self.buffers = [np.empty(shape, work) for _ in range(2)]
+        self.integers = [np.empty(shape, self.quantiser.integer) for _ in range(2)] if self.quantiser else None
+
+    def prepare(self, start, slot):
+        """The block of frames from ``start``, in buffer ``slot`` (0 or 1)."""
+        source = self.samples[:, start:start + WRITE_BLOCK_FRAMES].T
+        block = self.buffers[slot][:source.shape[0]]
+        # Huge finite samples may overflow to Inf once scaled, or in the block's sum; both are
+        # handled (clipped, or checked again on the source) and must not warn.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.quantiser:
+                self.quantiser.scale_into(block, source)
+            else:
+                np.copyto(block, source)
+            if self.is_float and not np.isfinite(np.add.reduce(block, axis=None)) and not np.isfinite(source).all():
+                raise ValueError(f"cannot encode NaN or Inf samples (first block with one starts at frame {start})")
+            if self.quantiser:
+                return self.quantiser.integers(block, self.integers[slot][:block.shape[0]])
+        return block
 
 
 def check_writable(format, subtype):
