@@ -53,6 +53,14 @@ def speedup(figure, what, plugin, baseline, unit, baseline_label, target, min_sp
                factor >= min_speedup, note, data)
 
 
+def throughput(figure, what, plugin, baseline, unit, baseline_label, target, min_ratio, note="", data=None):
+    """A rate (higher is better) against its baseline's; met when at least ``min_ratio`` times it."""
+    factor = plugin / baseline
+    data = dict(data or {}, speedup=factor)
+    return Row(figure, what, plugin, baseline, unit, baseline_label, times_faster(factor), target,
+               factor >= min_ratio, note, data)
+
+
 def at_most(figure, what, plugin, unit, limit, target, baseline=None, baseline_label="", comparison="",
             note="", data=None):
     """An absolute bound on the plugin's number, shown beside a baseline for scale."""

@@ -1,4 +1,4 @@
-"""Every benchmark figure of issue 6 in one run: prints the table, writes results.json and results.md.
+"""Every benchmark figure of issues 6 and 15 in one run: prints the table, writes results.json and results.md.
 
 Usage (from the repository root, with the dev venv's python)::
 
@@ -21,7 +21,8 @@ from pathlib import Path
 import environments as envs
 import report
 
-FIGURES = ("fig_import", "fig_passthrough", "fig_load", "fig_cold_start", "fig_memory", "fig_save", "fig_compile")
+FIGURES = ("fig_import", "fig_passthrough", "fig_load", "fig_cold_start", "fig_memory", "fig_save", "fig_compile",
+           "fig_workload")
 TITLES = {
     "fig_import": ("1", "import"),
     "fig_passthrough": ("2", "pass-through cost"),
@@ -30,6 +31,7 @@ TITLES = {
     "fig_memory": ("5", "memory"),
     "fig_save": ("6", "save"),
     "fig_compile": ("7", "compile"),
+    "fig_workload": ("8", "training-set workload"),
 }
 
 MACHINE = r"""
@@ -87,7 +89,8 @@ def main(argv=None):
 
     summary = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "bash benchmarks/run.sh" + (" --quick" if options.quick else ""),
+        "command": " ".join([os.environ.get("WINPATCH_BENCHMARK_COMMAND", "python benchmarks/run.py"),
+                             *(argv if argv is not None else sys.argv[1:])]),
         "commit": git_commit(),
         "machine": machine,
         "environments": {"working": environments.working_confirmed, "broken": environments.broken_confirmed},

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup_env.sh main)"
-exec "$WINPATCH_VENV/bin/python" benchmarks/run.py "$@"
+WINPATCH_BENCHMARK_COMMAND="bash benchmarks/run.sh" exec "$WINPATCH_VENV/bin/python" benchmarks/run.py "$@"

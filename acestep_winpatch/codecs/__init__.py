@@ -29,13 +29,14 @@ Decoders, in order
    the output): exact, about twice as fast as torchaudio's FFmpeg path.
 2. libsndfile (``soundfile``): WAV variants, FLAC, MP3, AIFF, ... Decodes in blocks into one
    preallocated tensor: no float64 stage and no full-size transposed copy. Long FLAC files
-   are decoded as parallel segments (sample-exact seeks). MP3 is the exception: libsndfile
-   1.2 returns wrong samples at some boundaries between consecutive reads, so MP3 is read in
-   one call into an interleaved buffer and transposed, costing twice the result's memory for
-   ``[C, T]`` output (none extra for ``channels_first=False``).
-3. PyAV (optional): first for Ogg (Vorbis, Opus), where it is FFmpeg itself, as fast as
-   torchaudio and sample-for-sample equal to it; otherwise for what libsndfile cannot read
-   (m4a, aac, webm, ...). Imported only when needed.
+   are decoded as parallel segments (sample-exact seeks). Lossy streams (MP3, and Vorbis/Opus
+   without PyAV) are decoded from the start with no seek at all, in consecutive reads that
+   give exactly the samples of one full read (``soundfile_codec.ConsecutiveReads`` says why
+   python-soundfile's own block reads do not).
+3. PyAV (optional): first for Ogg (Vorbis, Opus), where it is FFmpeg itself, faster than
+   torchaudio and sample-for-sample equal to it (long Vorbis streams decode as parallel
+   segments that reproduce one sequential decode exactly); otherwise for what libsndfile
+   cannot read (m4a, aac, webm, ...). Imported only when needed.
 4. librosa, only where audioread has a real backend (see ``librosa_codec``).
 
 Where the results differ from torchaudio's FFmpeg path

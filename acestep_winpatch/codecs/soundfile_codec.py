@@ -78,16 +78,77 @@ def decode(source, frame_offset, num_frames, channels_first, normalize):
             tensor = _decode_segments(source, audio.channels, start, count, channels_first)
             if tensor is not None:
                 return tensor, audio.samplerate
+        read = ConsecutiveReads.of(audio)
         if audio.subtype in LOSSY_SUBTYPES:
-            return _read_lossy(audio, start, count, channels_first), audio.samplerate
-        if start:
+            if read is None:
+                return _read_lossy_at_once(audio, start, count, channels_first), audio.samplerate
+            _skip(read, audio.channels, start)
+        elif start:
             audio.seek(start)
         sink = FrameSink(audio.channels, reserved, channels_first, tensor_dtype)
-        _read_into(audio, sink, count, read_dtype)
+        _read_into(read or ConsecutiveReads.through_soundfile(audio), sink, count, read_dtype)
         return sink.result(), audio.samplerate
 
 
-def _read_into(audio, sink, count, read_dtype):
+class ConsecutiveReads:
+    """Reads of consecutive frames through libsndfile itself, with no seek between them.
+
+    python-soundfile's ``SoundFile.read`` ends every read with ``seek(position + frames)``
+    ("update read & write position"), and libsndfile passes every seek to the codec. For
+    MP3 that is ``mpg123_seek``, which restarts decoding near the position with too little
+    history for layer III's bit reservoir: the frames after each block boundary come out
+    wrong (errors up to 0.6) or shifted. Consecutive ``sf_readf_*`` calls without that seek
+    give exactly the samples of one full read, whatever the block sizes. FLAC is spared a
+    decoder re-seek per block too. The calls release the GIL (cffi), so segments decode in
+    parallel threads.
+    """
+
+    CTYPES = {"float32": "float", "int16": "short", "int32": "int", "float64": "double"}
+
+    def __init__(self, audio, raw):
+        self.audio = audio
+        self.raw = raw
+
+    @classmethod
+    def of(cls, audio):
+        """Reads straight through libsndfile's C API, or ``None`` where this soundfile hides it."""
+        handle = getattr(audio, "_file", None)
+        library, ffi = getattr(soundfile, "_snd", None), getattr(soundfile, "_ffi", None)
+        if handle is None or library is None or ffi is None or not hasattr(library, "sf_readf_float"):
+            return None
+        return cls(audio, (library, ffi, handle))
+
+    @classmethod
+    def through_soundfile(cls, audio):
+        """Reads through ``SoundFile.read`` (exact for every format but the lossy ones)."""
+        return cls(audio, None)
+
+    def __call__(self, out):
+        """Fill the C-contiguous ``[n, C]`` array ``out`` with the next frames; return how many were read."""
+        if self.raw is None:
+            return len(self.audio.read(len(out), out.dtype.name, out=out))
+        library, ffi, handle = self.raw
+        if not out.flags.c_contiguous:
+            raise ValueError("libsndfile reads into C-contiguous [frames, channels] arrays only")
+        ctype = self.CTYPES[out.dtype.name]
+        got = getattr(library, f"sf_readf_{ctype}")(handle, ffi.cast(f"{ctype} *", out.ctypes.data), len(out))
+        error = library.sf_error(handle)
+        if error:
+            raise soundfile.LibsndfileError(error, prefix="Error reading: ")
+        return got
+
+
+def _skip(read, channels, frames):
+    """Decode and drop ``frames`` frames: lossy streams reach an offset only by decoding up to it."""
+    scratch = np.empty((min(frames, BLOCK_FRAMES), channels), np.float32)
+    while frames > 0:
+        got = read(scratch[:min(frames, BLOCK_FRAMES)])
+        if got == 0:
+            return
+        frames -= got
+
+
+def _read_into(read, sink, count, read_dtype):
     """Read up to ``count`` frames from the current position into ``sink``; return the frames read."""
     buffer = None
     remaining = count
@@ -95,12 +156,12 @@ def _read_into(audio, sink, count, read_dtype):
         wanted = min(remaining, BLOCK_FRAMES)
         slot = sink.interleaved_slot(wanted)
         if slot is not None:
-            got = len(audio.read(wanted, read_dtype, out=slot))
+            got = read(slot)
             sink.commit(got)
         else:
             if buffer is None:
-                buffer = np.empty((min(count, BLOCK_FRAMES), audio.channels), read_dtype)
-            got = len(audio.read(wanted, read_dtype, out=buffer[:wanted]))
+                buffer = np.empty((min(count, BLOCK_FRAMES), sink.channels), read_dtype)
+            got = read(buffer[:wanted])
             sink.put_interleaved(buffer[:got])
         remaining -= got
         if got < wanted:
@@ -108,17 +169,13 @@ def _read_into(audio, sink, count, read_dtype):
     return count - remaining
 
 
-def _read_lossy(audio, start, count, channels_first):
+def _read_lossy_at_once(audio, start, count, channels_first):
     """Decode frames ``start:start+count`` of an MP3/Vorbis/Opus stream in ONE read from the start.
 
-    libsndfile 1.2 seeks these streams approximately (MP3 lands hundreds of frames off), and
-    its MPEG decoder returns wrong samples (errors up to 0.6) at some boundaries between
-    consecutive reads. One read costs a full-size interleaved buffer for ``[C, T]`` output;
-    PyAV would avoid it but decodes MP3 about twice as slowly.
+    Only where ``ConsecutiveReads`` cannot reach libsndfile: block reads through
+    ``SoundFile.read`` would seek between blocks. Costs a full-size interleaved buffer.
     """
     samples = audio.read(start + count, "float32", always_2d=True)[start:]
-    # numpy's own transposing copy is about twice as fast as block-wise copies into a sink here,
-    # and the full-size interleaved buffer exists either way.
     return torch.from_numpy(np.ascontiguousarray(samples.T) if channels_first else samples)
 
 
@@ -132,7 +189,8 @@ def _decode_segments(source, channels, start, count, channels_first):
         part = FrameSink.window(output, first - start, stop - first)
         with soundfile.SoundFile(source.for_library()) as audio:
             audio.seek(first)
-            return _read_into(audio, part, stop - first, "float32") == stop - first
+            read = ConsecutiveReads.of(audio) or ConsecutiveReads.through_soundfile(audio)
+            return _read_into(read, part, stop - first, "float32") == stop - first
 
     with ThreadPoolExecutor(PARALLEL_WORKERS) as pool:
         complete = list(pool.map(segment, bounds[:-1], bounds[1:]))
@@ -223,36 +281,98 @@ def samples_for_soundfile(tensor):
 # scale 2^(n-1), clip): libsndfile would scale by 2^(n-1)-1 and differ from torchaudio by 1 LSB.
 # subtype -> (integer dtype handed to libsndfile, scale). libsndfile turns int32 into 24 bits by >> 8.
 QUANTISE = {"PCM_16": (np.int16, 2.0 ** 15), "PCM_24": (np.int32, 2.0 ** 31), "PCM_32": (np.int32, 2.0 ** 31)}
+# Frames per encoded block: large enough that handing blocks to the helper thread costs
+# little, small enough that the quantiser's passes over one stay in the CPU's cache.
+WRITE_BLOCK_FRAMES = 1 << 16
+
+
+class Quantiser:
+    """Float samples to the integers of ``QUANTISE[subtype]``, computed in the samples' own precision.
+
+    Scaling by a power of two is exact, and so is rounding an exact value, so float32 input
+    needs no float64 stage: the same integers come out of float32 arithmetic, at a fraction
+    of the cost. The one value float32 cannot hold is int32's maximum: there the top of the
+    range is 2^31 - 128, which libsndfile's >> 8 for 24-bit output maps to the same sample.
+    32-bit output from float32 is therefore computed in float64.
+    """
+
+    def __init__(self, subtype, float_dtype):
+        self.integer, self.scale = QUANTISE[subtype]
+        exact = float_dtype == np.float64 or self.integer == np.int16 or subtype == "PCM_24"
+        self.work = np.dtype(float_dtype if exact else np.float64)
+        limits = np.iinfo(self.integer)
+        self.low = self.work.type(limits.min)
+        self.high = self.work.type(limits.max)
+        if int(self.high) > limits.max:
+            self.high = np.nextafter(self.high, self.work.type(0))
+
+    def scale_into(self, block, source):
+        """``block[...] = source * scale`` in the working precision (transposing on the way, if asked)."""
+        np.multiply(source, self.work.type(self.scale), out=block, casting="same_kind")
+
+    def integers(self, block, out):
+        """Round and clip ``block`` in place, then return its integers in ``out``."""
+        np.rint(block, out=block)
+        np.clip(block, self.low, self.high, out=block)
+        np.copyto(out, block, casting="unsafe")
+        return out
 
 
 def write(stream_or_path, samples, sample_rate, format, subtype, options):
     """Encode ``samples`` (a ``[C, T]`` numpy array) block by block: no full-size transposed copy.
 
-    Float samples must be finite: NaN or Inf raise ValueError (and the caller discards the
-    partial output). Values beyond [-1, 1] are clipped to full scale for integer subtypes.
+    The encoder is the slow part (FLAC above all), and libsndfile releases the GIL while it
+    encodes, so a helper thread prepares the next block meanwhile. Float samples must be
+    finite: NaN or Inf raise ValueError (and the caller discards the partial output). Values
+    beyond [-1, 1] are clipped to full scale for integer subtypes.
     """
     channels, frames = samples.shape
-    quantise = QUANTISE.get(subtype) if samples.dtype.kind == "f" else None
-    buffer = np.empty((min(frames, BLOCK_FRAMES), channels), samples.dtype)
-    quantised = np.empty(buffer.shape, quantise[0]) if quantise else None
+    blocks = EncoderBlocks(samples, subtype)
+    starts = range(0, frames, WRITE_BLOCK_FRAMES)
     with soundfile.SoundFile(stream_or_path, "w", sample_rate, channels, subtype, format=WRITE_FORMATS[format],
                              **options) as out:
-        for start in range(0, frames, BLOCK_FRAMES):
-            block = buffer[:min(BLOCK_FRAMES, frames - start)]
-            np.copyto(block, samples[:, start:start + block.shape[0]].T)
-            if block.dtype.kind == "f" and not np.isfinite(block.sum(dtype=np.float64)):
+        if len(starts) == 1:
+            out.write(blocks.prepare(0, 0))
+            return
+        with ThreadPoolExecutor(1) as helper:
+            pending = helper.submit(blocks.prepare, 0, 0)
+            for index, start in enumerate(starts):
+                block = pending.result()
+                if index + 1 < len(starts):
+                    pending = helper.submit(blocks.prepare, starts[index + 1], (index + 1) % 2)
+                out.write(block)
+
+
+class EncoderBlocks:
+    """``[n, C]`` blocks of ``samples`` as libsndfile takes them: interleaved, and quantised the
+    way FFmpeg does where the subtype is an integer one. Two buffers, so one block can be
+    prepared while the other is being encoded."""
+
+    def __init__(self, samples, subtype):
+        self.samples = samples
+        self.is_float = samples.dtype.kind == "f"
+        self.quantiser = Quantiser(subtype, samples.dtype) if self.is_float and subtype in QUANTISE else None
+        shape = (min(samples.shape[1], WRITE_BLOCK_FRAMES), samples.shape[0])
+        work = self.quantiser.work if self.quantiser else samples.dtype
+        self.buffers = [np.empty(shape, work) for _ in range(2)]
+        self.integers = [np.empty(shape, self.quantiser.integer) for _ in range(2)] if self.quantiser else None
+
+    def prepare(self, start, slot):
+        """The block of frames from ``start``, in buffer ``slot`` (0 or 1)."""
+        source = self.samples[:, start:start + WRITE_BLOCK_FRAMES].T
+        block = self.buffers[slot][:source.shape[0]]
+        # Huge finite samples may overflow to Inf once scaled, or in the block's sum; both are
+        # handled (clipped, or checked again on the source) and must not warn.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.quantiser:
+                self.quantiser.scale_into(block, source)
+            else:
+                np.copyto(block, source)
+            if self.is_float and not np.isfinite(np.add.reduce(block, axis=None)) and not np.isfinite(source).all():
                 raise ValueError(f"cannot encode NaN or Inf samples (first block with one starts at frame {start})")
-            if quantise:
-                block = _quantise(block, quantised[:block.shape[0]], *quantise)
-            out.write(block)
-
-
-def _quantise(block, out, dtype, scale):
-    limits = np.iinfo(dtype)
-    scaled = np.rint(block.astype(np.float64) * scale)
-    np.clip(scaled, limits.min, limits.max, out=scaled)
-    np.copyto(out, scaled, casting="unsafe")
-    return out
+            if self.quantiser:
+                return self.quantiser.integers(block, self.integers[slot][:block.shape[0]])
+        return block
 
 
 def check_writable(format, subtype):

@@ -14,12 +14,16 @@ HEAD_BYTES = 64
 
 
 class Source:
-    """One audio input: ``name`` for messages, and either ``path`` (str) or ``data`` (bytes)."""
+    """One audio input: ``name`` for messages, and either ``path`` (str) or ``data`` (bytes).
 
-    def __init__(self, name, path=None, data=None):
+    ``size`` is the file's size when the caller has just taken it (``resolve`` does).
+    """
+
+    def __init__(self, name, path=None, data=None, size=None):
         self.name = name
         self.path = path
         self.data = data
+        self._size = size
         self.head = self._read_head()
 
     def open(self):
@@ -30,9 +34,9 @@ class Source:
 
     def size(self):
         """Bytes of audio data available, the bound for anything a header claims."""
-        if self.path is not None:
-            return os.stat(self.path).st_size
-        return len(self.data)
+        if self._size is None:
+            self._size = os.stat(self.path).st_size if self.path is not None else len(self.data)
+        return self._size
 
     def for_library(self):
         """What to give soundfile or PyAV: the path itself, or a fresh in-memory stream."""
@@ -62,7 +66,7 @@ def resolve(source):
     path = os.fspath(source)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    mode = os.stat(path).st_mode
-    if stat.S_ISDIR(mode):
+    status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    return Source(repr(path), path=path)
+    return Source(repr(path), path=path, size=status.st_size)

@@ -2,10 +2,18 @@
 
 Decoding into a preallocated float32 tensor keeps peak memory near the size of the result:
 no float64 stage, no list of blocks to concatenate, no full-size transposed copy.
+
+The tensor's memory comes from numpy, not ``torch.empty``: numpy asks the kernel for
+transparent huge pages on large arrays (Linux), so the first write into a 60 MiB result
+takes some 30 page faults instead of 15,000, which on a virtual machine costs more than
+converting the samples. The tensor is an ordinary contiguous tensor over that memory
+(``torch.from_numpy``), as torchaudio 2.8's soundfile backend returned.
 """
 
 import numpy as np
 import torch
+
+NUMPY_DTYPES = {torch.float32: np.float32, torch.int16: np.int16, torch.int32: np.int32, torch.uint8: np.uint8}
 
 
 class FrameSink:
@@ -40,8 +48,8 @@ class FrameSink:
 
     def _allocate(self, capacity):
         shape = (self.channels, capacity) if self.channels_first else (capacity, self.channels)
-        self.tensor = torch.empty(shape, dtype=self.dtype)
-        self.array = self.tensor.numpy()
+        self.array = np.empty(shape, NUMPY_DTYPES[self.dtype])
+        self.tensor = torch.from_numpy(self.array)
         self.capacity = capacity
 
     def _ensure_room(self, frames):
@@ -75,7 +83,7 @@ class FrameSink:
         """Append a ``[n, C]`` array, multiplied by ``scale`` when the samples are integers."""
         frames = block.shape[0]
         self._ensure_room(frames)
-        _convert(block.T if self.channels_first else block, self._frames(self.filled, self.filled + frames), scale)
+        convert(block.T if self.channels_first else block, self._frames(self.filled, self.filled + frames), scale)
         self.filled += frames
 
     def put_planes(self, planes, scale=None):
@@ -85,10 +93,7 @@ class FrameSink:
         start, stop = self.filled, self.filled + frames
         for channel, plane in enumerate(planes):
             row = self.array[channel, start:stop] if self.channels_first else self.array[start:stop, channel]
-            if scale is None:
-                row[...] = plane
-            else:
-                np.multiply(plane, scale, out=row, dtype=np.float32, casting="unsafe")
+            convert(plane, row, scale)
         self.filled = stop
 
     def result(self):
@@ -108,8 +113,13 @@ class FrameSink:
         return flat[:self.channels * self.filled].view(self.channels, self.filled)
 
 
-def _convert(source, destination, scale):
-    if scale is None:
-        destination[...] = source
-    else:
-        np.multiply(source, scale, out=destination, dtype=np.float32, casting="unsafe")
+def convert(source, destination, scale):
+    """``destination[...] = source * scale`` (just ``source`` when ``scale`` is None), as float32.
+
+    Cast first, then scale in place: two simple passes over a block that fits in the cache
+    run about twice as fast as numpy's single casting multiply, and give the same bits (the
+    scales are powers of two, so the multiplication itself never rounds).
+    """
+    destination[...] = source
+    if scale is not None:
+        np.multiply(destination, scale, out=destination)
