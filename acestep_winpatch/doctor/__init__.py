@@ -52,5 +52,13 @@ def main(argv=None):
     from . import render
 
     diagnosis = diagnose()
-    print(render.as_json(diagnosis) if "--json" in argv else render.as_table(diagnosis))
+    _write(render.as_json(diagnosis) if "--json" in argv else render.as_table(diagnosis))
     return 0 if diagnosis["verdict"]["ok"] else 1
+
+
+def _write(text):
+    """Print the report whatever stdout can encode: redirected to a file or a pipe on Windows,
+    stdout uses the ANSI code page (cp1252, ...), which lacks characters a path may hold."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    print(text)
