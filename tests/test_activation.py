@@ -273,8 +273,8 @@ def test_launcher_activates(form, order, sandbox, wav):
         torch_first(sandbox)
     app = sandbox.add_folder("app", {"probe.py": REPORT + f"winpatch_report({wav!r})\n"})
     target = ["-m", "probe"] if form == "module" else [app / "probe.py"]
-    # A ._pth Python never searches the working folder for a module.
-    result = sandbox.run("-m", "acestep_winpatch", "run", *target, cwd=app, env={"PYTHONPATH": pythonpath(app)})
+    folder = {"PYTHONPATH": pythonpath(app)} if form == "module" else None  # a ._pth Python never searches the working folder
+    result = sandbox.run("-m", "acestep_winpatch", "run", *target, cwd=app, env=folder)
     assert_attached(report_of(result), "launcher")
 
 
