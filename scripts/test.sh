@@ -5,7 +5,9 @@
 # Each run first asserts which of the two it is in (tests/conftest.py). Two companion venvs are
 # driven from inside the suite, in subprocesses: torch 2.8 (the backend-dispatch era) and the
 # CPU-only torch 2.13 build ("Torch not compiled with CUDA enabled"); here a missing one fails
-# the tests that need it instead of skipping them. Extra arguments go to pytest.
+# the tests that need it instead of skipping them. Then the Windows lane (scripts/windows/test.sh):
+# the Windows-relevant tests on the official embeddable CPython with the Windows torch wheels,
+# under Wine (about 10 minutes more, 25 the first time). Extra arguments go to the Linux runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +27,5 @@ run() {  # run LABEL EXPECT_FFMPEG LD_LIBRARY_PATH PYTEST_ARGS...
 }
 run "torch 2.11, FFmpeg visible (native torchaudio works)" 1 "$FFMPEG_LD_LIBRARY_PATH" "$@"
 run "torch 2.11, FFmpeg not loadable (Windows-like)" 0 "" "$@"
+bash scripts/windows/test.sh || status=1
 exit $status

@@ -20,7 +20,12 @@ EXPECT_FFMPEG = os.environ.get("WINPATCH_EXPECT_FFMPEG")
 REQUIRE_ENVIRONMENTS = os.environ.get("WINPATCH_REQUIRE_ENVIRONMENTS") == "1"
 DEV_CACHE = Path(os.environ.get("WINPATCH_DEV_CACHE") or Path.home() / ".cache" / "acestep_winpatch_dev")
 
-pytest_plugins = ("audio_material",)  # the session fixtures ``material`` and ``long_material``
+# Where a venv keeps its interpreter: Scripts\python.exe on Windows, bin/python elsewhere.
+VENV_INTERPRETER = Path("Scripts", "python.exe") if os.name == "nt" else Path("bin", "python")
+
+pytest_plugins = ("audio_material",)
+# Windows itself: collected there only (CI runs it under Wine, scripts/windows/test.sh).
+collect_ignore = [] if sys.platform == "win32" else ["test_windows.py"]  # the session fixtures ``material`` and ``long_material``
 
 
 @functools.cache
@@ -61,7 +66,7 @@ def venv_python(name):
     """The interpreter of the companion venv ``name`` (``scripts/setup_env.sh NAME``: ``era28`` is
     torch 2.8, ``cpu`` the CPU-only build). Skips the test where it is missing, except under
     ``scripts/test.sh``, where a missing one is a failure."""
-    python = DEV_CACHE / f"venv-{name}" / "bin" / "python"
+    python = DEV_CACHE / f"venv-{name}" / VENV_INTERPRETER
     if not python.exists():
         message = f"venv-{name} is missing ({python}); create it with scripts/setup_env.sh {name}"
         if REQUIRE_ENVIRONMENTS:

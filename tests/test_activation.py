@@ -340,8 +340,9 @@ def test_launcher_on_an_embeddable_python_runs_as_python_does(import_site, form,
 def test_launcher_runs_a_module_as_python_would(sandbox):
     sandbox.add_folder("work/tool", {"__init__.py": "", "show.py": LAUNCHED})
     arguments = ["-m", "tool.show", "a", "b c", "0"]
-    plain = sandbox.run(*arguments, cwd=sandbox.folder / "work")
-    through = sandbox.run("-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work")
+    work = {"PYTHONPATH": pythonpath(sandbox.folder / "work")}  # a ._pth Python never searches the working folder
+    plain = sandbox.run(*arguments, cwd=sandbox.folder / "work", env=work)
+    through = sandbox.run("-m", "acestep_winpatch", "run", *arguments, cwd=sandbox.folder / "work", env=work)
     assert plain.returncode == 0 and through.returncode == 0, describe(through)
     assert launched(through) == launched(plain)
     assert launched(through)["name"] == "__main__" and launched(through)["spec"] == "tool.show"
@@ -385,7 +386,8 @@ def test_launcher_activates(form, order, sandbox, wav):
         torch_first(sandbox)
     app = sandbox.add_folder("app", {"probe.py": REPORT + f"winpatch_report({wav!r})\n"})
     target = ["-m", "probe"] if form == "module" else [app / "probe.py"]
-    result = sandbox.run("-m", "acestep_winpatch", "run", *target, cwd=app)
+    folder = {"PYTHONPATH": pythonpath(app)} if form == "module" else None  # a ._pth Python never searches the working folder
+    result = sandbox.run("-m", "acestep_winpatch", "run", *target, cwd=app, env=folder)
     assert_attached(report_of(result), "launcher")
 
 

@@ -141,12 +141,13 @@ check_save("save.unsupported_format", os.path.join(folder, "out.xyz"), ok, must_
 check_save("save.missing_folder", os.path.join(folder, "no such folder", "out.wav"), ok, must_fail=True)
 check_save("save.into_a_directory", spec["cases"]["directory"], ok, must_fail=True)
 check_save("save.parent_is_a_file", os.path.join(spec["good"]["wav"], "out.wav"), ok, must_fail=True)
-check_save("save.read_only_folder", os.path.join(spec["read_only_folder"], "out.wav"), ok, must_fail=True)
-read_only = spec["read_only_file"]
-how, value = outcome_of(torchaudio.save, read_only, ok, 16000)
-if how == "raised":
-    check_error("save.read_only_file", value, read_only)
-report("save.read_only_file.destination", open(read_only, "rb").read() == b"precious bytes", "unchanged?")
+if "read_only_file" in spec:  # POSIX only: see read_only_places
+    check_save("save.read_only_folder", os.path.join(spec["read_only_folder"], "out.wav"), ok, must_fail=True)
+    read_only = spec["read_only_file"]
+    how, value = outcome_of(torchaudio.save, read_only, ok, 16000)
+    if how == "raised":
+        check_error("save.read_only_file", value, read_only)
+    report("save.read_only_file.destination", open(read_only, "rb").read() == b"precious bytes", "unchanged?")
 how, value = outcome_of(torchaudio.save, os.path.join(folder, "zero-length.wav"), torch.zeros(2, 0), 16000)
 catchable = how == "raised" and any(base.__name__ in CATCHABLE for base in type(value).__mro__)
 report("save.zero_length", how == "returned" or catchable, f"{how}: {type(value).__name__}: {value}")
@@ -168,7 +169,10 @@ print("FALLBACKS " + json.dumps(acestep_winpatch.status()["fallbacks"]))
 @pytest.fixture
 def read_only_places(tmp_path):
     """An empty folder and a file holding ``precious bytes``, both read-only even to root (CI runs as
-    root, whom permissions do not stop: there they are read-only bind mounts)."""
+    root, whom permissions do not stop: there they are read-only bind mounts). None under Wine."""
+    if os.name == "nt":  # the Windows lane: Wine, run by root, writes read-only files; no mounts there
+        yield {}
+        return
     folder, file = tmp_path / "read-only folder", tmp_path / "read-only.wav"
     folder.mkdir()
     file.write_bytes(b"precious bytes")

@@ -63,3 +63,4 @@ def main(argv=None):
     diagnosis = diagnose()
     print(render.as_json(diagnosis) if options.json else render.as_table(diagnosis))
     return 0 if diagnosis["verdict"]["ok"] else 1
+
