@@ -10,7 +10,6 @@ torch is not installed for this interpreter or ``acestep_winpatch`` is not the p
 """
 
 import argparse
-import sys
 import warnings
 
 from .outcome import FAILED, FELL_BACK
@@ -22,11 +21,11 @@ def diagnose():
 
     from . import checks, compile_probe, environment
 
-    problem = environment.plugin_problem(acestep_winpatch)
-    skipped = problem or environment.torch_missing()
+    problem, no_torch = environment.plugin_problem(acestep_winpatch), environment.torch_missing()
+    skipped = problem or no_torch
     probe = None if skipped else compile_probe.Probe()
     status = None if problem else acestep_winpatch.status
-    report = environment.report(status, torch_importable=environment.torch_missing() is None)
+    report = environment.report(status, torch_importable=no_torch is None)
     if skipped:
         return {"environment": report, "checks": {},
                 "verdict": {"ok": False, "failed": [], "fell_back": 0, "skipped": skipped, "summary": skipped}}
