@@ -18,7 +18,7 @@ echo "=== 1. without the plugin: python examples/acestep15_song.py ==="
 ACESTEP_WINPATCH=0 "$python" examples/acestep15_song.py "$work/without" 2>/dev/null
 echo
 echo "=== 2. with the plugin: python -m acestep_winpatch run examples/acestep15_song.py ==="
-ACESTEP_WINPATCH_LOG_LEVEL=WARNING "$python" -m acestep_winpatch run examples/acestep15_song.py "$work/with" || exit 1
+"$python" -m acestep_winpatch run examples/acestep15_song.py "$work/with" || exit 1
 echo
 echo "=== 3. ACE-Step v1's calls, with the plugin: python -m acestep_winpatch run examples/acestep_like.py ==="
 "$python" -m acestep_winpatch run examples/acestep_like.py || exit 1
