@@ -159,9 +159,9 @@ def _decode_segments(source, hint, channels, capacity, channels_first, split_poi
 
     Segment ``i > 0`` covers the packets from the first one that begins an Ogg page at or past
     ``split_points[i - 1]`` (``SPLIT_POINTS``; fractions of the file's bytes, ascending) up to
-    the next segment's first packet. Such a
-    packet's timestamp is the previous page's granule position, so it says exactly where the
-    segment's samples go: ``pts - origin``, ``origin`` being the first decoded frame's timestamp.
+    the next segment's first packet. Such a packet's timestamp is the previous page's granule
+    position, so it says exactly where the segment's samples go: ``pts - origin``, ``origin``
+    being the first decoded frame's timestamp.
     A Vorbis packet depends on nothing but the block before it (the overlap), so a fresh
     decoder fed ``WARMUP_PACKETS`` earlier packets first gives exactly the samples of one
     sequential decode. Every segment must end where the next begins; ``None`` if any does not
