@@ -1,8 +1,8 @@
 """``python -m acestep_winpatch run script.py args`` / ``run -m module args``.
 
 Applies before the user's code runs (ACE-Step 1.5's nano-vllm applies ``@torch.compile``
-when its modules are imported, so patching later misses them), and puts a sitecustomize
-shim on ``PYTHONPATH`` so spawned workers activate as well.
+when its modules are imported, so patching later misses them), and makes child processes
+activate as well (``_reach_child_processes``).
 """
 
 import builtins
@@ -82,6 +82,31 @@ def _runs_through_runpy(script):
 
 
 def _reach_child_processes():
+    """Activate in child processes too: the sitecustomize shim on ``PYTHONPATH``, and where this
+    interpreter ignores ``PYTHON*`` variables (``-E``/``-I``, or a ``._pth`` file: the Windows
+    embeddable Python of ComfyUI portable), multiprocessing's spawn workers activate first thing."""
     current = os.environ.get("PYTHONPATH", "")
     if SHIM_FOLDER not in current.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join([SHIM_FOLDER] + ([current] if current else []))
+    if sys.flags.ignore_environment:
+        _activate_spawned_workers()
+
+
+def _activate_spawned_workers():
+    """Start the ``-c`` program of every multiprocessing spawn child (DataLoader workers) of this
+    process by activating the plugin, before the child unpickles anything of the user's."""
+    import multiprocessing.spawn
+
+    native = multiprocessing.spawn.get_command_line
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    activate = (f"import sys; sys.path.insert(0, {folder!r}); "
+                "from acestep_winpatch import bootstrap; bootstrap.activate('launcher'); ")
+
+    def get_command_line(**kwds):
+        command = native(**kwds)
+        if "-c" in command:  # a frozen executable gets no program to extend
+            program = command.index("-c") + 1
+            command[program] = activate + command[program]
+        return command
+
+    multiprocessing.spawn.get_command_line = get_command_line

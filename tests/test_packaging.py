@@ -139,8 +139,12 @@ def test_the_dev_install_is_immune_to_the_clone_folder(tmp_path):
 def test_doctor_names_the_shadowing_a_finder_based_editable_install_suffers(tmp_path):
     """setuptools' default editable install is a meta-path finder, consulted after ``sys.path``:
     from the folder holding the clone, ``import acestep_winpatch`` is the clone's folder as a
-    namespace package, while ``acestep_winpatch.doctor`` still comes through the finder."""
+    namespace package, while ``acestep_winpatch.doctor`` still comes through the finder. A clone
+    today carries the ComfyUI node pack's root ``__init__.py``, which hands the name back to the
+    real package; a folder without it (an older clone, a copy of the sources) is the case doctor
+    must name, so the clone's root ``__init__.py`` is removed here."""
     python, holder = editable(tmp_path)
+    (holder / "acestep_winpatch" / "__init__.py").unlink()
     imported = run(python, "-c", "import acestep_winpatch; print(acestep_winpatch.__file__)", cwd=holder)
     assert imported.stdout.strip() == "None", describe(imported)
     report = doctor_json(python, holder)
