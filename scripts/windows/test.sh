@@ -38,8 +38,10 @@ for _ in $(seq 120); do [ -f "$stage/desktop-ready" ] && break; sleep 1; done
 [ -f "$stage/desktop-ready" ] || { echo "[windows lane] Wine's desktop did not start" >&2; exit 1; }
 echo "=== Windows: embeddable CPython 3.11.9 under $(wine --version), torch 2.11.0+cpu, no FFmpeg DLLs ==="
 # -B: the stage stays as it was copied (bytecode of the tests is not written next to them).
+# The temporary folders live in the stage too, so each run replaces the last one's.
 (cd "$stage" && WINPATCH_EXPECT_FFMPEG=0 WINPATCH_REQUIRE_ENVIRONMENTS=1 \
-  timeout 3000 bash "$repository/$python" -B -m pytest -p no:cacheprovider -q -rfE -m "not needs_ffmpeg" "${selection[@]}")
+  timeout 3000 bash "$repository/$python" -B -m pytest -p no:cacheprovider -q -rfE -m "not needs_ffmpeg" \
+    --basetemp 'C:\acestep_winpatch\pytest temp' "${selection[@]}")
 status=$?
 touch "$stage/lane-finished"
 wineserver -w
