@@ -7,7 +7,8 @@ to read and write without it, and knows nothing about patching. The package, one
 ``verdicts``     what the process has learnt per operation, and the lock first attempts take turns on
 ``contracts``    what a fallback call promises, one object per torchaudio era
 ``attribution``  native's warnings point where they would without the plugin
-``policy``       the decision for one call, tying the four together
+``binding``      a call's arguments by name, as the wrapped function's signature binds them
+``policy``       the decision for one call, tying the others together
 ``errors``       the exceptions raised here, each also the type torchaudio raises
 
 When the fallback is taken

@@ -70,8 +70,10 @@ class CallSite:
                                module=name if isinstance(name, str) else "<string>", registry=registry)
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_ours(filename):
-    """This package's frames, and wrapt's where its pure-Python wrappers run (no C extension)."""
+    """This package's frames, and wrapt's where its pure-Python wrappers run (no C extension);
+    cached per file, as every patched call asks it of each frame above it."""
     wrapt = sys.modules.get("wrapt")
     wrapt_folder = os.path.dirname(getattr(wrapt, "__file__", None) or "") if wrapt else ""
     return filename.startswith(_PACKAGE) or bool(wrapt_folder) and filename.startswith(wrapt_folder)

@@ -1,6 +1,6 @@
 """When to leave torchaudio: native first, the era's fallback contract only where its backend is unavailable.
 
-Each patched call is bound with ``inspect.signature`` of the function it wraps, attempted
+Each patched call is bound with the signature of the function it wraps (``binding``), attempted
 natively from the caller's position (``attribution``), and judged by ``classify``; what this
 process has learnt is kept by ``verdicts``; ``contracts`` serves what native cannot.
 """
@@ -15,6 +15,7 @@ import types
 from ... import events, registry
 from . import classify
 from .attribution import CallSite
+from .binding import DOCUMENTED, explicit_binder
 from .contracts import DISPATCH, TORCHCODEC, Request, missing_path
 from .verdicts import Verdict, Verdicts
 
@@ -124,48 +125,13 @@ def bind(operation, native, args, kwargs):
     TypeError). Where neither says more than ``*args, **kwargs`` (that wrapper was there before the
     plugin), torchaudio's documented parameters, the same in every era from 2.5 to 2.11, bind it.
     """
-    signature = _explicit_signature(native)
-    if signature is None:
+    binder = explicit_binder(native)
+    if binder is None:
         original = registry.original(operation.name)
-        signature = _explicit_signature(original) if original is not registry.MISSING else None
-    if signature is None:  # installed before us, the wrapper is the first original too
-        signature = _DOCUMENTED[operation.verb]
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:
-        return None
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def _load(uri, frame_offset=0, num_frames=-1, normalize=True, channels_first=True, format=None,
-          buffer_size=4096, backend=None):
-    """torchaudio's ``load`` and ``load_with_torchcodec`` parameters (2.5 to 2.11)."""
-
-
-def _save(uri, src, sample_rate, channels_first=True, format=None, encoding=None, bits_per_sample=None,
-          buffer_size=4096, backend=None, compression=None):
-    """torchaudio's ``save`` and ``save_with_torchcodec`` parameters (2.5 to 2.11)."""
-
-
-def _info(uri, format=None, buffer_size=4096, backend=None):
-    """torchaudio's ``info`` parameters (2.5 to 2.8; restored on 2.9+)."""
-
-
-_DOCUMENTED = {verb: inspect.signature(stub) for verb, stub in (("load", _load), ("save", _save), ("info", _info))}
-
-
-@functools.lru_cache(maxsize=64)
-def _explicit_signature(function):
-    """``function``'s signature (through ``__wrapped__``), or ``None`` where it has none or only says
-    ``*args, **kwargs``; cached, as computing it costs about 50 us, as much as the rest of the decision."""
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
-        return None
-    return signature
+        binder = explicit_binder(original) if original is not registry.MISSING else None
+    if binder is None:  # installed before us, the wrapper is the first original too
+        binder = DOCUMENTED[operation.verb]
+    return binder.bind(args, kwargs)
 
 
 def _fall_back(operation, contract, call, reason, native, caller):
