@@ -96,6 +96,23 @@ class Environments:
                                 f"{last_error_line(result.stderr) or 'exit status ' + str(result.returncode)}")
         return json.loads(payloads[-1])
 
+    def take_turns(self, script, contenders, rounds):
+        """``script`` run once per contender per round, the contenders taking turns, so that a change
+        in the machine's load hits all of them. ``contenders``: ``(name, environment, plugin_on,
+        arguments)``. Returns ``([(name, result), ...], problems)``; one that fails is not run again."""
+        results, problems = [], {}
+        for _ in range(rounds):
+            for name, environment, plugin_on, arguments in contenders:
+                if name in problems:
+                    continue
+                extra = {} if plugin_on else {"ACESTEP_WINPATCH": "0"}
+                try:
+                    self.require(environment)
+                    results.append((name, self.run(script, arguments, environment, **extra)))
+                except Exception as error:
+                    problems[name] = str(error)
+        return results, problems
+
     def wall_time(self, command, name, **extra):
         """Seconds from spawning ``command`` (a full argv) to its exit, in environment ``name``."""
         env = self.environ(name, **extra)

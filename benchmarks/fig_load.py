@@ -45,27 +45,18 @@ def measure(environments, material, tables):
     environments.require("broken")
     files = material["long"]
     rounds, repeats = 2, environments.repeats(4)
-    samples, problems, details = {}, {}, {}
-    for _ in range(rounds):
-        for name, reader, environment, plugin_on in CONTENDERS:
-            if name in problems:
-                continue
-            extra = {} if plugin_on else {"ACESTEP_WINPATCH": "0"}
-            try:
-                if environment == "working":
-                    environments.require("working")
-                result = environments.run("fig_load.py", {"mode": reader, "files": files, "repeats": repeats},
-                                          environment, **extra)
-            except Exception as error:
-                problems[name] = str(error)
-                continue
-            if name == "floor":  # one wav figure per recipe
-                for recipe, seconds in result["seconds"].items():
-                    samples.setdefault(recipe, {}).setdefault("wav", []).extend(seconds)
-            else:
-                for fmt, seconds in result["seconds"].items():
-                    samples.setdefault(name, {}).setdefault(fmt, []).extend(seconds)
-            details[name] = result
+    contenders = [(name, environment, plugin_on, {"mode": reader, "files": files, "repeats": repeats})
+                  for name, reader, environment, plugin_on in CONTENDERS]
+    results, problems = environments.take_turns("fig_load.py", contenders, rounds)
+    samples, details = {}, {}
+    for name, result in results:
+        if name == "floor":  # one wav figure per recipe
+            for recipe, seconds in result["seconds"].items():
+                samples.setdefault(recipe, {}).setdefault("wav", []).extend(seconds)
+        else:
+            for fmt, seconds in result["seconds"].items():
+                samples.setdefault(name, {}).setdefault(fmt, []).extend(seconds)
+        details[name] = result
     medians = {name: {fmt: probe.median(values) * 1e3 for fmt, values in by_format.items()}
                for name, by_format in samples.items()}
     recipes = {recipe: medians.pop(recipe)["wav"] for recipe in FLOOR_RECIPES if recipe in medians}

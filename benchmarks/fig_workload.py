@@ -32,23 +32,14 @@ def measure(environments, material, tables):
     environments.require("broken")
     files = material["dataset"]
     rounds, passes = 2, environments.repeats(3)
-    samples, problems, details = {}, {}, {}
-    for _ in range(rounds):
-        for name, environment, plugin_on in CONTENDERS:
-            if name in problems:
-                continue
-            extra = {} if plugin_on else {"ACESTEP_WINPATCH": "0"}
-            try:
-                if environment == "working":
-                    environments.require("working")
-                result = environments.run("fig_workload.py", {"files": files, "passes": passes, "codecs": plugin_on},
-                                          environment, **extra)
-            except Exception as error:
-                problems[name] = str(error)
-                continue
-            for reader, seconds in result["seconds"].items():
-                samples.setdefault(name if reader == "torchaudio" else reader, []).extend(seconds)
-            details[name] = result
+    contenders = [(name, environment, plugin_on, {"files": files, "passes": passes, "codecs": plugin_on})
+                  for name, environment, plugin_on in CONTENDERS]
+    results, problems = environments.take_turns("fig_workload.py", contenders, rounds)
+    samples, details = {}, {}
+    for name, result in results:
+        for reader, seconds in result["seconds"].items():
+            samples.setdefault(name if reader == "torchaudio" else reader, []).extend(seconds)
+        details[name] = result
     what = f"training set: {len(files)} files of 10 s loaded in a loop"
     target = "fallback >= native files/s"
     missing = [name for name in ("plugin", "native") if name not in samples]

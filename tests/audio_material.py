@@ -4,7 +4,7 @@ Every file is a sum of sines (a different pitch per channel, so a channel mix-up
 written by libsndfile, the same library a user's files come from. Nothing is mocked:
 the decoders under test read these bytes exactly as they would read a user's song.
 
-Plain functions for any test module, plus two session fixtures (``material`` and
+Plain functions for any test module, plus three session fixtures (``wav``, ``material`` and
 ``long_material``), registered for every test module by ``conftest.py``.
 """
 
@@ -38,6 +38,8 @@ SPECS = {
 }
 
 LONG_SECONDS = 180.0
+# The short clip of the ``wav`` fixture: a quarter second of 16 kHz stereo, 16-bit WAV.
+RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 
 
 def tone(seconds, sample_rate, channels, amplitude=0.5):
@@ -110,6 +112,14 @@ def spec(name):
     """``(sample_rate, channels, frames, subtype)`` of a SPECS entry, as written."""
     _, sample_rate, channels, seconds, _, subtype = SPECS[name]
     return sample_rate, channels, int(round(seconds * sample_rate)), subtype
+
+
+@pytest.fixture(scope="session")
+def wav(tmp_path_factory):
+    """The short clip the start-up, worker, fork and concurrency tests load, per session: its path."""
+    path = tmp_path_factory.mktemp("short clip") / "tone.wav"
+    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
+    return str(path)
 
 
 @pytest.fixture(scope="session")

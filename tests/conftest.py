@@ -23,9 +23,9 @@ DEV_CACHE = Path(os.environ.get("WINPATCH_DEV_CACHE") or Path.home() / ".cache" 
 # Where a venv keeps its interpreter: Scripts\python.exe on Windows, bin/python elsewhere.
 VENV_INTERPRETER = Path("Scripts", "python.exe") if os.name == "nt" else Path("bin", "python")
 
-pytest_plugins = ("audio_material",)
+pytest_plugins = ("audio_material",)  # the session fixtures ``wav``, ``material`` and ``long_material``
 # Windows itself: collected there only (CI runs it under Wine, scripts/windows/test.sh).
-collect_ignore = [] if sys.platform == "win32" else ["test_windows.py"]  # the session fixtures ``material`` and ``long_material``
+collect_ignore = [] if sys.platform == "win32" else ["test_windows.py"]
 
 
 @functools.cache

@@ -19,13 +19,12 @@ import zipfile
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import REPOSITORY, Sandbox, clean_environment, describe, pythonpath
 from wrapper_runs import COUNT_OUR_LOAD_WRAPPER
 
 HEAVY_MODULES = ("torch", "torchaudio", "numpy", "librosa", "soundfile", "wrapt")
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 FRAMES = int(RATE * SECONDS)
 
 # Prints one ``REPORT {json}`` line describing what torchaudio.load is and what status() says.
@@ -77,13 +76,6 @@ def assert_attached(report, route):
 def assert_untouched(report):
     """torchaudio.load is torchaudio's own function and no proxy was ever built."""
     assert report["load_type"] == "builtins.function" and not report["proxies_imported"], report
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("activation") / "tone.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return str(path)
 
 
 @pytest.fixture
@@ -177,6 +169,26 @@ def test_sitecustomize_chains_the_one_already_there(where, sandbox):
     assert "RUNS 1" in result.stdout, describe(result)
     assert "ACTIVATED_BY ['sitecustomize']" in result.stdout, describe(result)
     assert f"ORIGIN {folders[0] / 'sitecustomize.py'}" in result.stdout, describe(result)
+
+
+@pytest.mark.parametrize("theirs", ["runs", "raises"])
+def test_sitecustomize_left_after_uninstall_still_runs_the_one_it_hides(theirs, sandbox, tmp_path):
+    """The example copied into an environment that no longer has acestep_winpatch (a second venv
+    without it): it must run the sitecustomize behind it, and an error there reads as Python's own."""
+    other = tmp_path / "other"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True, capture_output=True)
+    body = PRE_EXISTING_SITECUSTOMIZE if theirs == "runs" else "raise ValueError('their own bug')\n"
+    folders = pythonpath(our_sitecustomize(sandbox), sandbox.add_folder("theirs", {"sitecustomize.py": body}))
+    code = ("import builtins, sys; print('RUNS', getattr(builtins, 'PRE_EXISTING_SITECUSTOMIZE_RUNS', 0), "
+            "sorted(name for name in sys.modules if name.startswith('acestep')))")
+    result = subprocess.run([str(other / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                            env=clean_environment({"PYTHONPATH": folders}))
+    assert result.returncode == 0, describe(result)
+    if theirs == "runs":
+        assert "RUNS 1 []" in result.stdout and result.stderr == "", describe(result)
+    else:
+        assert "RUNS 0 []" in result.stdout, describe(result)
+        assert result.stderr == "Error in sitecustomize; set PYTHONVERBOSE for traceback:\nValueError: their own bug\n"
 
 
 def test_a_failing_chained_sitecustomize_is_reported_as_python_reports_it(sandbox):

@@ -10,12 +10,11 @@ import json
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
 from wrapper_runs import COUNT_OUR_LOAD_WRAPPER
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 
 FOREIGN = {
     "wrapt": """
@@ -76,13 +75,6 @@ report["reapplied"] = {{"result": call(), "ours": our_wrapper_runs[0], "theirs":
                        "state": acestep_winpatch.status()["patches"]["audio.load"]}}
 print("REPORT " + json.dumps(report))
 """
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("coexistence") / "tone.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return str(path)
 
 
 def scenario(kind, order, wav):

@@ -11,11 +11,10 @@ import textwrap
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 THREADS, ROUNDS = 8, 4
 
 # Collects the acestep_winpatch warnings of the subprocess, and defines the work one thread does:
@@ -59,13 +58,6 @@ def load_and_save(thread, round):
     for step in ((load, save) if thread %% 2 == 0 else (save, load)):
         step(thread, round)
 """ % {"rate": RATE}
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("concurrency") / "shared.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return str(path)
 
 
 def last_json(result, tag):

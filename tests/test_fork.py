@@ -27,11 +27,10 @@ import textwrap
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 FRAMES = int(RATE * SECONDS)
 CHILD_ENDED_WELL = "exit 0"
 
@@ -116,13 +115,6 @@ released.set()
 thread.join()
 report(entered=entered, held_at_fork=held, child=child, thread=thread_result)
 """
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fork") / "tone.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return str(path)
 
 
 def result_of(completed):

@@ -10,11 +10,10 @@ import json
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 LOADED = [[CHANNELS, int(RATE * SECONDS)], RATE]
 
 PRELUDE = """
@@ -44,13 +43,6 @@ def purge_torchaudio():
 def report(**entries):
     print("RESULT " + json.dumps(entries), flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("reload") / "tone.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return str(path)
 
 
 def scenario(code, wav):

@@ -16,12 +16,11 @@ import shutil
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from startup_sandbox import REPOSITORY, Sandbox, describe, pythonpath
 
 pytestmark = pytest.mark.slow
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 FRAMES = int(RATE * SECONDS)
 ITEMS = 4
 
@@ -61,13 +60,6 @@ if __name__ == "__main__":
     rows = list(loader)
     print("ROWS " + json.dumps({{"main_pid": os.getpid(), "rows": rows}}))
 """
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("workers") / "clip.wav"
-    write_file(path, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
-    return path
 
 
 def write_main(sandbox, top_level_import="", guarded_import="pass"):
