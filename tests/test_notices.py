@@ -228,3 +228,21 @@ def test_a_compile_fallback_points_past_torchs_frames_at_the_users_call(tmp_path
     assert [(match["where"], match["line"], match["kind"]) for match in found] == [(str(path), "5", "compile")], \
         describe(result)
     assert "/nonexistent/cl" in found[0]["reason"], found[0]["reason"]
+
+
+def test_the_eager_setting_is_the_users_choice_and_no_warning():
+    """ACESTEP_WINPATCH_COMPILE=eager is asked for, not fallen back to: nothing is shown, and
+    status() still says why the model runs eagerly."""
+    code = textwrap.dedent("""\
+        import torch
+        import acestep_winpatch
+        model = torch.compile(torch.nn.Linear(4, 2))
+        model(torch.ones(1, 4))
+        status = acestep_winpatch.status()
+        print("NOTE", status["notes"].get("compile"))
+        print("FALLBACKS", sorted(status["fallbacks"]))
+        """)
+    result = run("-c", code, env={"ACESTEP_WINPATCH_COMPILE": "eager"})
+    assert result.returncode == 0 and "Warning" not in result.stderr, describe(result)
+    assert "NOTE compile policy is eager (ACESTEP_WINPATCH_COMPILE=eager" in result.stdout, describe(result)
+    assert "FALLBACKS []" in result.stdout, describe(result)

@@ -140,7 +140,11 @@ class CompilePolicy:
         return hooked is None or not _has_forward_pre_hooks(hooked)
 
     def switched(self, reason, predicted):
-        """One warning per process, counted in ``status()``."""
+        """A fallback: one warning per process, counted in ``status()``. The eager setting is the
+        user's own choice, not a fallback: ``status()`` notes it, and nothing is shown."""
+        if self.setting == "eager":
+            events.note("compile", reason)
+            return
         events.fallback("compile", ("predicted, no attempt made: " if predicted else "") + reason)
 
     def eager(self, original):
