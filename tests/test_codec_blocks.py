@@ -1,12 +1,11 @@
-"""The fallback codecs' block-wise and parallel paths against one plain decode of the same bytes.
+"""The fallback codecs' block-wise paths against one plain decode of the same bytes.
 
-Decoding in blocks, in parallel segments, or through a sample FIFO must never change a sample:
-each path here is compared bit for bit with the simplest decode there is (one full read
-through libsndfile, one sequential decode through PyAV, FFmpeg's own quantisation formula),
-on real files and on hypothesis-chosen block sizes, offsets, lengths and split points.
+Decoding in blocks or through a sample FIFO (PyAV) must never change a sample: each path here is
+compared bit for bit with the simplest decode there is (one full read through libsndfile, one
+frame-by-frame decode through PyAV, FFmpeg's own quantisation formula), on real files and on
+hypothesis-chosen block sizes, offsets and lengths. FLAC's parallel segments: ``test_codecs.py``.
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -19,7 +18,6 @@ from hypothesis import strategies as st
 
 from acestep_winpatch import codecs
 from acestep_winpatch.codecs import pyav_codec, soundfile_codec, sources
-from acestep_winpatch.codecs.target import FrameSink
 
 LOSSY_SHORT = ["mp3_44k_stereo", "mp3_16k_mono", "ogg_44k_stereo", "ogg_48k_mono"]
 EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -45,7 +43,7 @@ def write_music(path, seconds, sample_rate, channels, format, subtype):
 
 @pytest.fixture(scope="module")
 def long_lossy(tmp_path_factory):
-    """30 s of stereo 44.1 kHz MP3 and Vorbis: several decode blocks, and long enough for parallel segments."""
+    """30 s of stereo 44.1 kHz MP3 and Vorbis: several decode blocks, and many FIFO batches."""
     folder = tmp_path_factory.mktemp("long lossy")
     return {"mp3": write_music(folder / "30 s.mp3", 30, 44100, 2, "MP3", "MPEG_LAYER_III"),
             "ogg": write_music(folder / "30 s.ogg", 30, 44100, 2, "OGG", "VORBIS")}
@@ -62,7 +60,7 @@ def through_libsndfile(path, frame_offset=0, num_frames=-1, channels_first=True)
 
 
 def sequential_pyav(path, frame_offset=0, num_frames=-1, channels_first=True):
-    """PyAV's decode without parallel segments: frame by frame, as FFmpeg hands them out."""
+    """PyAV's plain decode: frame by frame, as FFmpeg hands them out, without the FIFO."""
     import av
 
     with av.open(str(path)) as container:
@@ -150,7 +148,7 @@ def test_lossy_decode_peak_memory_stays_near_the_result(long_lossy, python, kind
     assert float(result.stdout) <= 1.2
 
 
-# ---------------------------------------------------------------- PyAV: batches and parallel Vorbis segments
+# ---------------------------------------------------------------- PyAV: batches through FFmpeg's sample FIFO
 
 
 @EXAMPLES
@@ -162,65 +160,8 @@ def test_pyav_decode_at_any_offset_is_the_sequential_decode_sliced(long_lossy, s
     assert tensor.is_contiguous() and torch.equal(tensor, expected)
 
 
-@EXAMPLES
-@given(points=st.lists(st.floats(0.02, 0.98), min_size=1, max_size=3, unique=True), channels_first=st.booleans(),
-       spare=st.sampled_from([0, 1, 100_000]))
-def test_vorbis_segments_split_anywhere_give_the_sequential_decode(long_lossy, points, channels_first, spare):
-    """``spare``: a capacity above the true length, as when the container's duration overstates it."""
-    path = long_lossy["ogg"]
-    expected = sequential_pyav(path, channels_first=channels_first)
-    capacity = expected.shape[1 if channels_first else 0] + spare
-    tensor = pyav_codec._decode_segments(sources.resolve(path), None, 2, capacity, channels_first,
-                                         split_points=sorted(points))
-    assert tensor is not None, "the segments did not meet"
-    assert tensor.is_contiguous() and torch.equal(tensor, expected)
-
-
-@pytest.mark.parametrize("fraction", [0.3, 0.5, 0.8])
-def test_a_segment_seeked_to_before_or_past_its_start_decodes_what_demuxing_from_the_start_does(long_lossy, fraction):
-    import av
-
-    path = long_lossy["ogg"]
-    source = sources.resolve(path)
-    expected = sequential_pyav(path)
-    frames = expected.shape[1]
-    origin = pyav_codec._first_timestamp(source, None)
-    begin = math.ceil(source.size() * fraction)
-    before, past = origin + int(frames * (fraction - 0.1)), origin + frames
-    with av.open(str(path)) as container:
-        container.seek(before, stream=container.streams.audio[0], backward=True)
-        assert next(container.demux(container.streams.audio[0])).pos < begin, "the seek lands before the segment"
-    results = []
-    for seek in (None, before, past):
-        sink = FrameSink(2, frames, True)
-        offset, filled, reached_end = pyav_codec._decode_segment(source, None, sink, 2, origin, begin, None, seek)
-        assert reached_end and offset + filled == frames
-        assert torch.equal(sink.tensor[:, offset:], expected[:, offset:])
-        results.append((offset, filled))
-    assert results[0] == results[1] == results[2]
-
-
-def test_long_vorbis_decode_takes_the_parallel_path(long_lossy):
-    path = long_lossy["ogg"]
-    assert pyav_codec.PARALLEL_SEGMENTS > 1, "this machine has one core: nothing runs in parallel"
-    assert 30 * 44100 >= pyav_codec.PARALLEL_MIN_FRAMES
-    with pyav_codec._open(sources.resolve(path), None) as container:
-        assert pyav_codec._splittable(pyav_codec._audio_stream(container), 30 * 44100)
-    assert torch.equal(codecs.decode(path)[0], sequential_pyav(path))
-
-
-def test_segments_that_do_not_meet_fall_back_to_one_sequential_decode(long_lossy):
-    """A tensor too small for the stream (a header that undercounts): the last segment overflows its window."""
-    path = long_lossy["ogg"]
-    expected = sequential_pyav(path)
-    source = sources.resolve(path)
-    assert pyav_codec._decode_segments(source, None, 2, expected.shape[1] - 1000, True) is None
-    tensor, _ = pyav_codec.decode(source, 0, -1, True, True)
-    assert torch.equal(tensor, expected)
-
-
 @pytest.mark.needs_ffmpeg
-def test_parallel_vorbis_matches_native_torchaudio(long_lossy):
+def test_batched_vorbis_matches_native_torchaudio(long_lossy):
     import torchaudio
 
     native, native_rate = torchaudio.load(long_lossy["ogg"])

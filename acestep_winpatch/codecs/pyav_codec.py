@@ -1,14 +1,9 @@
 """Decoding through PyAV, which bundles its own FFmpeg: for containers libsndfile cannot read
 (m4a, aac, webm, ...) and for Ogg, where it matches torchaudio's FFmpeg path sample for sample
-(libsndfile's frame counts differ) and, decoding long Vorbis streams in parallel segments, beats
-it. Imported only when a file needs it (``import av`` costs ~170 ms)."""
+(libsndfile's frame counts differ) and, copying decoded frames out in batches, beats it.
+Imported only when a file needs it (``import av`` costs ~170 ms)."""
 
-import itertools
 import math
-import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -26,16 +21,6 @@ READ_FORMATS = {"aac", "m4a", "webm", "mka", "wma", "ac3", "opus", "ogg", "mp3",
 ENCODINGS = {"flac": "FLAC", "mp3": "MP3", "mp3float": "MP3", "vorbis": "VORBIS", "opus": "OPUS", "libopus": "OPUS",
              "pcm_s16le": "PCM_S", "pcm_s24le": "PCM_S", "pcm_s32le": "PCM_S", "pcm_u8": "PCM_U",
              "pcm_f32le": "PCM_F", "pcm_f64le": "PCM_F", "pcm_mulaw": "ULAW", "pcm_alaw": "ALAW"}
-# Codecs whose packets a fresh decoder reproduces exactly after a few earlier ones (see
-# ``_decode_segments``). Not Opus: its SILK layer carries prediction state across packets.
-PARALLEL_CODECS = {"vorbis"}
-PARALLEL_SEGMENTS = min(os.cpu_count() or 1, 4)
-PARALLEL_MIN_FRAMES = 1 << 20
-# Where segments begin, as fractions of the file's bytes, and how much earlier (as a fraction
-# of the stream's duration) a segment seeks to, so that it lands before its first page.
-SPLIT_POINTS = [part / PARALLEL_SEGMENTS for part in range(1, PARALLEL_SEGMENTS)]
-SEEK_MARGIN = 0.05
-WARMUP_PACKETS = 2
 # Frames gathered before a copy into the output (see ``Batches``).
 BATCH_FRAMES = 1 << 14
 
@@ -84,27 +69,13 @@ def decode(source, frame_offset, num_frames, channels_first, normalize, hint=Non
         channels, sample_rate = _channels(stream), stream.sample_rate
         estimate = _estimated_frames(stream, container)
         capacity = min(estimate, source.size() * 64 + (1 << 22))
-        if skip == 0 and wanted == math.inf and _splittable(stream, capacity):
-            container.close()
-            tensor = _decode_segments(source, hint, channels, capacity, channels_first)
-            if tensor is not None:
-                return tensor, sample_rate
-            container = _open(source, hint)
-            stream = _audio_stream(container)
-        with container:
-            sink = FrameSink(channels, min(max(estimate - skip, 0), wanted, capacity), channels_first)
-            batches = Batches(sink, channels, skip, wanted)
-            for frame in container.decode(stream):
-                if batches.add(frame):
-                    break
-            batches.flush()
-            return sink.result(), sample_rate
-
-
-def _splittable(stream, capacity):
-    """Whether a whole-stream decode is worth splitting into parallel segments (see ``_decode_segments``)."""
-    return (PARALLEL_SEGMENTS > 1 and capacity >= PARALLEL_MIN_FRAMES and stream.codec_context.name in PARALLEL_CODECS
-            and stream.time_base == Fraction(1, stream.sample_rate))
+        sink = FrameSink(channels, min(max(estimate - skip, 0), wanted, capacity), channels_first)
+        batches = Batches(sink, channels, skip, wanted)
+        for frame in container.decode(stream):
+            if batches.add(frame):
+                break
+        batches.flush()
+        return sink.result(), sample_rate
 
 
 class Batches:
@@ -152,111 +123,6 @@ class Batches:
         if stop > start:
             _put(self.sink, batch, self.channels, self.layout, start, stop)
         self.position += batch.samples
-
-
-def _decode_segments(source, hint, channels, capacity, channels_first, split_points=None):
-    """Decode a whole Vorbis stream as segments in parallel threads, into one tensor.
-
-    Segment ``i > 0`` covers the packets from the first one that begins an Ogg page at or past
-    ``split_points[i - 1]`` (``SPLIT_POINTS``; fractions of the file's bytes, ascending) up to
-    the next segment's first packet. Such a packet's timestamp is the previous page's granule
-    position, so it says exactly where the segment's samples go: ``pts - origin``, ``origin``
-    being the first decoded frame's timestamp.
-    A Vorbis packet depends on nothing but the block before it (the overlap), so a fresh
-    decoder fed ``WARMUP_PACKETS`` earlier packets first gives exactly the samples of one
-    sequential decode. Every segment must end where the next begins; ``None`` if any does not
-    (or anything fails), for the sequential path to redo.
-    """
-    size = source.size()
-    sink = FrameSink(channels, capacity, channels_first)
-    try:
-        origin = _first_timestamp(source, hint)
-        fractions = split_points or SPLIT_POINTS
-        bounds = [None] + [math.ceil(size * fraction) for fraction in fractions] + [None]
-        # Where to seek before demuxing: well before the segment's first byte (the bit rate varies).
-        seeks = [None] + [max(int(capacity * (fraction - SEEK_MARGIN)), 0) + origin for fraction in fractions]
-
-        def segment(part):
-            return _decode_segment(source, hint, sink, channels, origin, bounds[part], bounds[part + 1], seeks[part])
-
-        with ThreadPoolExecutor(len(bounds) - 2) as pool:  # this thread decodes the first segment itself
-            later = pool.map(segment, range(1, len(bounds) - 1))
-            results = [segment(0), *later]
-    except (av.FFmpegError, ValueError, OSError):
-        return None
-    for (offset, filled, _), (next_offset, _, _) in zip(results, results[1:]):
-        if next_offset is None or offset + filled != next_offset:
-            return None
-    offset, filled, reached_end = results[-1]
-    if not reached_end or offset is None:
-        return None
-    sink.filled = offset + filled
-    return sink.result()
-
-
-def _first_timestamp(source, hint):
-    """The timestamp of the first decoded frame: where sample 0 of the result sits on the stream's clock."""
-    with _open(source, hint) as container:
-        for frame in container.decode(_audio_stream(container)):
-            if frame.pts is None:
-                raise ValueError("the first decoded frame has no timestamp")
-            return frame.pts
-    raise ValueError("the stream decodes to no frames")
-
-
-def _decode_segment(source, hint, sink, channels, origin, begin, end, seek):
-    """Decode the packets from the page start at or past byte ``begin`` (``None``: the stream's
-    start) to the one at or past byte ``end`` (``None``: its end) into ``sink``, demuxing from
-    timestamp ``seek`` on (``None``: from the start).
-
-    Returns ``(offset, frames written, reached the stream's end)``; ``offset`` is ``None`` when
-    no packet begins a page past ``begin``, or when the seek went past it (FFmpeg's Ogg seek
-    lands on a page start, and from there demuxes the same packets as from the file's start).
-    """
-    with _open(source, hint) as container:
-        stream = _audio_stream(container)
-        context = stream.codec_context
-        packets = container.demux(stream)
-        if seek is not None:
-            container.seek(seek, stream=stream, backward=True)
-            packets = container.demux(stream)
-            landed = next(packets, None)
-            if landed is None or landed.pos is None or landed.pos >= begin:  # too far: demux from the start
-                container.close()
-                return _decode_segment(source, hint, sink, channels, origin, begin, end, None)
-            packets = itertools.chain([landed], packets)
-        previous_position, warmup, window, batches, offset = None, deque(maxlen=WARMUP_PACKETS), None, None, None
-        first_timestamp = None
-        for packet in packets:
-            position = packet.pos
-            page_start = position is not None and position != previous_position and packet.pts is not None
-            if position is not None:
-                previous_position = position
-            if window is None:
-                if begin is not None and not (page_start and position >= begin):
-                    warmup.append(packet)
-                    continue
-                offset = 0 if begin is None else packet.pts - origin
-                if not 0 <= offset <= sink.capacity or len(warmup) < warmup.maxlen and begin is not None:
-                    return None, 0, False
-                for early in warmup:
-                    context.decode(early)
-                window = FrameSink.window(sink, offset, sink.capacity - offset)
-                batches = Batches(window, channels)
-                first_timestamp = origin + offset
-            if end is not None and page_start and position >= end:
-                batches.flush()
-                return offset, window.filled, False
-            for frame in context.decode(packet):
-                if first_timestamp is not None:  # the segment's first samples are those its offset promised
-                    if frame.pts != first_timestamp:
-                        return None, 0, False
-                    first_timestamp = None
-                batches.add(frame)
-        if batches is None:
-            return None, 0, False
-        batches.flush()
-        return offset, window.filled, True
 
 
 def _layout(sample_format):
