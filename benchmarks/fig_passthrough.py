@@ -7,7 +7,8 @@ the patched and the original call in turn, in the same process.
   ``torch.cuda.synchronize()`` against the original behind the guard a user would write,
   ``if torch.cuda.is_available()``, because the unguarded original raises here. Both proxies
   are wrapt ``FunctionWrapper``s like every other patch (wrapt's C extension, which the note
-  confirms), so this is what one wrapt proxy call costs.
+  confirms). The note also gives wrapt's floor, timed in turn with them: a ``FunctionWrapper``
+  on the same original whose wrapper returns at once, what any wrapt proxy costs.
 * ``torch.cuda.empty_cache()`` where CUDA is usable, the path a GPU machine takes on every
   call: a machine with a GPU cannot exist here, so the stand-in forces the plugin's cached
   probe to "usable" (as ``tests/test_cuda.py`` does); the original is then called through the
@@ -53,6 +54,9 @@ def per_call_row(result, name, what, baseline_label, unit, scale, target, max_ad
     note = f"median of {len(entry['patched'])} interleaved samples; patch {state['name']}: {state['state']}"
     if entry.get("remark"):
         note += f"; {entry['remark']}"
+    if entry.get("wrapt floor"):
+        floor = probe.median(entry["wrapt floor"]) * scale - baseline
+        note += f"; wrapt's floor (a FunctionWrapper whose wrapper returns at once): {floor:+.2f} {unit}"
     row = report.overhead(FIGURE, what, plugin, baseline, unit, baseline_label, target, max_added, max_relative,
                           note=note, data=entry)
     if state["state"] != "attached":
@@ -80,6 +84,8 @@ def child_cuda(arguments):
         entry = {"patch": probe.patch_state(f"torch.cuda.{call}"), "remark": remark}
         timers = {"patched": probe.statement_timer(f"torch.cuda.{call}()", namespace),
                   "original": probe.statement_timer(original, namespace)}
+        if call == "empty_cache":
+            timers["wrapt floor"] = probe.statement_timer("floor()", {"floor": wrapt_floor(torch.cuda.empty_cache)})
         try:
             entry.update(probe.interleaved(timers, arguments["repeats"], loops=200_000, prepare=toggles()))
         except Exception as error:
@@ -89,6 +95,13 @@ def child_cuda(arguments):
             cuda.CUDA.usable = None
     acestep_winpatch.apply()
     probe.emit(results)
+
+
+def wrapt_floor(proxy):
+    """A wrapt ``FunctionWrapper`` on the same original whose wrapper does nothing."""
+    import wrapt
+
+    return wrapt.FunctionWrapper(proxy.__wrapped__, lambda wrapped, instance, args, kwargs: None)
 
 
 def proxy_remark(proxy):
