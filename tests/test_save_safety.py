@@ -372,10 +372,14 @@ def test_full_disk_leaves_the_destination_as_it_was_and_no_temporary(tmp_path, e
 
 
 LONG_SAVE = r"""
-import os, sys, traceback
+import faulthandler, os, signal, sys, traceback
 import torch
 from acestep_winpatch import codecs
 
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where each thread is, should it hang
+# Ctrl-C as in a terminal, also where this suite was started in the background (a shell without
+# job control starts background commands with SIGINT ignored, and children inherit that).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 path = sys.argv[1]
 codecs.encode(path, torch.zeros(2, 1000), 16000)
 long_song = torch.rand(2, 16000 * 60 * 20) - 0.5
@@ -394,7 +398,8 @@ def start_long_saves(tmp_path):
     """A child saving a long song over ``tmp_path/song.wav`` again and again; returned once it is
     writing one (its temporary exists)."""
     path = tmp_path / "song.wav"
-    child = subprocess.Popen([sys.executable, "-c", LONG_SAVE, str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", LONG_SAVE, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "READY"
     while not any(TEMPORARY.match(name) and os.path.getsize(tmp_path / name) for name in os.listdir(tmp_path)):
         assert child.poll() is None, "the child ended before it began a save"
@@ -409,6 +414,12 @@ def test_ctrl_c_during_a_save_leaves_the_old_song_and_no_temporary(tmp_path):
     try:
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        child.kill()
+        output, stacks = child.communicate()
+        pytest.fail(f"the save did not end within 120 s of Ctrl-C; stdout: {output!r}; its threads:\n{stacks[-8000:]}")
     finally:
         child.kill()
     assert "INTERRUPTED IN encode" in output, output
