@@ -34,9 +34,9 @@ Decoders, in order
    give exactly the samples of one full read (``soundfile_codec.ConsecutiveReads`` says why
    python-soundfile's own block reads do not).
 3. PyAV (optional): first for Ogg (Vorbis, Opus), where it is FFmpeg itself, faster than
-   torchaudio and sample-for-sample equal to it (long Vorbis streams decode as parallel
-   segments that reproduce one sequential decode exactly); otherwise for what libsndfile
-   cannot read (m4a, aac, webm, ...). Imported only when needed.
+   torchaudio and sample-for-sample equal to it (decoded frames are copied out in batches
+   through FFmpeg's sample FIFO); otherwise for what libsndfile cannot read (m4a, aac,
+   webm, ...). Imported only when needed.
 4. librosa, only where audioread has a real backend (see ``librosa_codec``).
 
 Where the results differ from torchaudio's FFmpeg path
