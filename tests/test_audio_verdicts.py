@@ -11,8 +11,6 @@ import os
 
 import pytest
 
-from audio_material import write_file
-
 PRELUDE = """
 import ctypes, io, json, sys
 import torch, torchaudio, acestep_winpatch
@@ -38,13 +36,11 @@ def report(**facts):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("verdicts")
-    good = folder / "good song.wav"
-    write_file(good, 0.25, 16000, 2, "WAV", "PCM_16")
-    corrupt = folder / "corrupt.wav"
+def files(tmp_path_factory, wav):
+    """The session's short clip (good) and a WAV header over junk (corrupt)."""
+    corrupt = tmp_path_factory.mktemp("verdicts") / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)
-    return str(good), str(corrupt)
+    return wav, str(corrupt)
 
 
 def scenario(python, files, body):

@@ -13,11 +13,10 @@ import textwrap
 
 import pytest
 
-from audio_material import write_file
+from audio_material import CHANNELS, RATE, SECONDS
 from conftest import run_python
 from startup_sandbox import clean_environment, describe
 
-RATE, CHANNELS, SECONDS = 16000, 2, 0.25
 
 # A gate in builtins (modules under test reach it without importing anything), a counting
 # pass-through wrapper, and a report line.
@@ -130,12 +129,10 @@ def test_a_failed_import_in_flight_leaves_the_patch_waiting_for_the_next_import(
                       "after_retry": "attached", "call": "loaded x", "runs": 1}
 
 
-def test_torchaudio_imported_by_another_thread_during_apply_is_patched_when_its_import_ends(tmp_path):
+def test_torchaudio_imported_by_another_thread_during_apply_is_patched_when_its_import_ends(wav):
     """Held at ``torchaudio.version``, imported just before torchaudio defines ``load``: at
     ``apply()`` the attribute does not exist yet. Without FFmpeg the load works only through
     our patch."""
-    wav = tmp_path / "tone.wav"
-    write_file(wav, SECONDS, RATE, CHANNELS, "WAV", "PCM_16")
     code = f"""
 import importlib.machinery, json, sys, threading
 importing, released = threading.Event(), threading.Event()
